@@ -1,0 +1,408 @@
+"""The channel-agnostic intent engine: ``Assistant.reply(Message) -> Reply``.
+
+Order of decisions, and why:
+1. Commands ("/sessions", "/doctor midwife") are exact and decided first.
+2. Urgent symptoms get the emergency reply before anything else (health safety first).
+3. A message that is only a greeting, help request or thanks gets that reply, before fuzzy
+   matching, so "hi" never lands on a name that contains "hi".
+4. Otherwise the match index finds the entries mentioned, and their kinds decide the
+   intent: a named person -> speaker (or doctor when a doctor is asked for); a specialty,
+   or a condition with a doctor cue -> doctor; a topic or talk -> session; an event fact ->
+   event; list cues -> the programme or the speakers; the forum itself -> event.
+5. Confidence = match score x how much of the message the match explains. Below
+   ANSWER_MIN, or when two entries match the same words almost equally, the reply is a
+   fallback that asks "did you mean ...?" with the candidates as choices.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from bot.knowledge.models import Doctor, Knowledge, Topic
+
+from . import render
+from .emergency import EmergencyDetector
+from .entries import build_index
+from .index import Analysis, Mention
+from .language import LanguageDetector
+from .types import Candidate, Choice, Message, Reply
+
+MAX_MESSAGE_CHARS = 1000   # longer messages are read up to here (a chat question is short)
+ANSWER_MIN = 0.55          # below this confidence the bot asks instead of answering
+AMBIGUITY_MARGIN = 0.05    # two entries closer than this on the same words: ask which
+MAX_PEOPLE = 3
+MAX_CHOICES = 4
+EXPIRED = "That option has expired. Please ask your question again."
+
+LISTS = {"list:sessions": "Programme", "list:speakers": "Speakers",
+         "list:doctors": "Find a doctor", "help": "Help"}
+SMALLTALK = {"greeting": "greeting", "help": "help", "thanks": "smalltalk"}
+
+
+class Assistant:
+    """Answers messages from one knowledge version.
+
+    Args:
+        knowledge: a validated :class:`~bot.knowledge.models.Knowledge`; the match index is
+            built here, once (to change knowledge, build a new Assistant and swap it in).
+    """
+
+    def __init__(self, knowledge: Knowledge):
+        self.k = knowledge
+        self.index = build_index(knowledge)
+        self.detector = EmergencyDetector(knowledge.emergency, self.index.units)
+        self.language = LanguageDetector(knowledge.vocabulary.stopwords)
+        self._topic_talks = _coverage(knowledge, [(t, t.topics) for t in knowledge.talks])
+        self._topic_doctors = _coverage(knowledge, [(d, d.conditions) for d in knowledge.doctors])
+
+    # -- entry points ---------------------------------------------------------------------
+    def reply(self, message: Message) -> Reply:
+        """Answer one message.
+
+        Args:
+            message: the user's text (any str; read up to MAX_MESSAGE_CHARS characters).
+        Returns:
+            a :class:`Reply`; never raises for any text.
+        """
+        text = message.text[:MAX_MESSAGE_CHARS]
+        lang = message.lang or self.language.detect(text)
+        stripped = text.strip()
+        if not stripped:
+            return self._reply("help", render.help_text(self.k), lang, choices=_list_choices())
+        if stripped.startswith("/"):
+            return self._command(stripped, lang)
+        analysis = self.index.analyse(text)
+        names = any(m.kind == "person" for m in analysis.mentions)
+        rule = self.detector.check(analysis.units, names)
+        if rule:
+            return self._emergency(lang, rule)
+        small = self._smalltalk(analysis, lang)
+        return small or self._answer(analysis, lang)
+
+    def choose(self, choice_id: str, lang: str = "en") -> Reply:
+        """Answer a choice the user picked (a button): ``choice_id`` is a Choice.id.
+
+        Unknown, stale or forged ids get a polite fallback (EXPIRED), never an error.
+        """
+        if choice_id in ("list:sessions", "list:speakers", "list:doctors", "help"):
+            return self._list(choice_id, lang)
+        if choice_id.startswith("emergency"):
+            return self._emergency(lang, "asked")
+        entry = self.k.entries.get(choice_id)
+        if entry is None:
+            return self._reply("fallback", EXPIRED, lang, confidence=0.0,
+                               choices=_list_choices())
+        kind = choice_id.split(":", 1)[0]
+        mention = Mention(choice_id, "", 1.0, frozenset())
+        if kind == "person":
+            return self._people([mention], lang, 1.0, doctor=False)
+        if kind == "doctor":
+            return self._doctor_cards([entry], "", lang, 1.0, [choice_id])
+        if kind in ("topic", "talk"):
+            return self._sessions([mention], lang, 1.0)
+        if kind == "specialty":
+            return self._doctors([mention], [], lang, 1.0)
+        if kind == "fact":
+            return self._reply("event", render.fact(self.k, entry), lang, ids=(choice_id,))
+        return self._reply("event", render.event_overview(self.k), lang, ids=(choice_id,))
+
+    # -- decisions ------------------------------------------------------------------------
+    def _command(self, text: str, lang: str) -> Reply:
+        word, _, rest = text[1:].partition(" ")
+        name = word.split("@", 1)[0].lower()
+        rest = rest.strip()
+        if name == "start":
+            target = {"doctors": "list:doctors", "doctor": "list:doctors",
+                      "sessions": "list:sessions", "speakers": "list:speakers"}.get(rest.lower())
+            if target:
+                return self._list(target, lang)
+            return self._reply("greeting", render.greeting(self.k), lang, choices=_list_choices())
+        if name == "doctor" and rest:
+            analysis = self.index.analyse(rest)
+            found = [m for m in analysis.mentions if m.kind in ("specialty", "topic")]
+            if found:
+                return self._doctors([m for m in found if m.kind == "specialty"],
+                                     [m for m in found if m.kind == "topic"], lang, 1.0)
+            return self._answer(analysis, lang)
+        if name == "emergency":
+            return self._emergency(lang, "asked")
+        if name == "about":
+            return self._reply("event", render.event_overview(self.k), lang,
+                               ids=(f"event:{self.k.event.id}",))
+        target = {"sessions": "list:sessions", "programme": "list:sessions",
+                  "program": "list:sessions", "speakers": "list:speakers",
+                  "doctor": "list:doctors", "doctors": "list:doctors", "help": "help"}.get(name)
+        if target:
+            return self._list(target, lang)
+        return self._reply("help", f"I do not know the command /{name[:32]}.\n"
+                           + render.help_text(self.k), lang, choices=_list_choices())
+
+    def _emergency(self, lang: str, rule: str) -> Reply:
+        return self._reply("emergency", render.emergency(self.k), lang,
+                           ids=(f"emergency:{rule}",))
+
+    def _smalltalk(self, a: Analysis, lang: str) -> Reply | None:
+        """A message wholly made of greeting, help or thanks words, matched exactly."""
+        kinds = [c for c in ("greeting", "help", "thanks") if c in a.cues and
+                 a.cues[c].score == 1.0]
+        if not kinds:
+            return None
+        covered = set().union(*(a.cues[c].positions for c in kinds))
+        if not a.content <= covered:
+            return None
+        kind = kinds[0]
+        text = {"greeting": render.greeting, "help": render.help_text}.get(kind)
+        body = text(self.k) if text else render.thanks()
+        return self._reply(SMALLTALK[kind], body, lang, choices=_list_choices())
+
+    def _answer(self, a: Analysis, lang: str) -> Reply:
+        kinds: dict[str, list[Mention]] = defaultdict(list)
+        for m in a.mentions:
+            kinds[m.kind].append(m)
+        cues = a.cues
+        people, specialties, topics = kinds["person"], kinds["specialty"], kinds["topic"]
+        talks, facts = kinds["talk"], kinds["fact"]
+        doctor_cue = "doctor" in cues
+        if people:
+            used = _ambiguous_or_best(people)
+            conf = self._confidence(a, used)
+            if len(used) > 1 and _overlap(used):
+                return self._ask(a, used, lang, conf, render.ambiguous())
+            if conf < ANSWER_MIN:
+                return self._ask(a, used, lang, conf)
+            return self._people(used, lang, conf, doctor=doctor_cue, a=a)
+        if specialties:
+            shared = any(t.positions & s.positions for t in topics for s in specialties)
+            if doctor_cue or not shared:
+                others = [t for t in topics if not any(t.positions & s.positions
+                                                       for s in specialties)]
+                return self._checked(a, [*specialties, *others], lang, "doctor")
+            return self._checked(a, topics + talks, lang, "session")
+        if topics and doctor_cue:
+            return self._checked(a, topics, lang, "doctor")
+        if topics or talks:
+            return self._checked(a, topics + talks, lang, "session")
+        if facts:
+            best = _ambiguous_or_best(facts)
+            return self._checked(a, best, lang, "event")
+        for cue, target in (("doctor", "list:doctors"), ("speakers", "list:speakers"),
+                            ("sessions", "list:sessions")):
+            if cue in cues:
+                conf = self._confidence(a, [cues[cue]])
+                if conf < ANSWER_MIN:
+                    return self._ask(a, [], lang, conf)
+                return self._list(target, lang, conf)
+        if kinds["event"]:
+            return self._checked(a, kinds["event"], lang, "event")
+        if "about" in cues:
+            return self._reply("help", render.help_text(self.k), lang, choices=_list_choices())
+        return self._ask(a, [], lang, 0.0)
+
+    def _checked(self, a: Analysis, used: list[Mention], lang: str, intent: str) -> Reply:
+        conf = self._confidence(a, used)
+        if conf < ANSWER_MIN:
+            return self._ask(a, used, lang, conf)
+        if intent == "doctor":
+            return self._doctors([m for m in used if m.kind == "specialty"],
+                                 [m for m in used if m.kind == "topic"], lang, conf)
+        if intent == "session":
+            return self._sessions(used, lang, conf, a)
+        entry = self.k.entries[used[0].key]
+        text = render.fact(self.k, entry) if used[0].kind == "fact" else \
+            render.event_overview(self.k)
+        return self._reply("event", text, lang, ids=(used[0].key,), confidence=conf,
+                           candidates=_candidates(a))
+
+    def _confidence(self, a: Analysis, used: list[Mention]) -> float:
+        if not used:
+            return 0.0
+        return round(max(m.score for m in used) * (0.5 + 0.5 * a.explained(used)), 4)
+
+    def _ask(self, a: Analysis, used: list[Mention], lang: str, conf: float,
+             text: str | None = None) -> Reply:
+        keys = list(dict.fromkeys(m.key for m in [*used, *a.mentions, *a.near]))
+        choices = tuple(Choice(key, render.label(self.k, key)) for key in keys[:MAX_CHOICES])
+        body = text or render.fallback(doubtful=bool(choices))
+        return self._reply("fallback", body, lang, choices=choices or _list_choices(),
+                           confidence=conf, candidates=_candidates(a))
+
+    # -- answers --------------------------------------------------------------------------
+    def _people(self, used: list[Mention], lang: str, conf: float, doctor: bool,
+                a: Analysis | None = None) -> Reply:
+        persons = [self.k.entries[m.key] for m in used[:MAX_PEOPLE]]
+        doctors = [self.k.doctor_for(p.id) for p in persons]
+        if doctor and all(doctors):
+            return self._doctor_cards(doctors, "", lang, conf, [m.key for m in used])
+        ids: list[str] = []
+        for p in persons:
+            ids.append(f"person:{p.id}")
+            ids += [f"talk:{t.id}" for t in self.k.talks_by(p.id)]
+        text = "\n\n".join(render.person_card(self.k, p) for p in persons)
+        if any(doctors):
+            text += "\n" + render.DISCLAIMER
+        choices = [Choice(f"doctor:{d.id}", "Find a Doctor card") for d in doctors if d][:1]
+        return self._reply("speaker", text, lang, ids=tuple(ids), confidence=conf,
+                           choices=tuple(choices) + (Choice("list:speakers", "All speakers"),),
+                           candidates=_candidates(a))
+
+    def _sessions(self, used: list[Mention], lang: str, conf: float,
+                  a: Analysis | None = None) -> Reply:
+        topics = [self.k.entries[m.key] for m in used if m.kind == "topic"]
+        asked = [t for t in topics if not t.umbrella] or topics
+        scores = _rank(self._topic_talks, [(t, m.score) for t, m in zip(
+            topics, [m for m in used if m.kind == "topic"]) if t in asked])
+        for m in used:
+            if m.kind == "talk":
+                talk = self.k.entries[m.key]
+                scores[talk.id] = scores.get(talk.id, 0.0) + m.score
+        talks = _top([self.k.get("talk", i) for i in scores], scores)
+        talks.sort(key=lambda t: t.order)
+        if not talks:
+            return self._ask(a, used, lang, conf) if a else self._list("list:sessions", lang)
+        text = render.topic_talks(self.k, asked if topics else [], talks) \
+            if topics else "\n\n".join(render.talk_card(self.k, t) for t in talks)
+        text += "\n" + self._notes(asked)
+        ids = [f"topic:{t.id}" for t in asked] + [f"talk:{t.id}" for t in talks]
+        choices = tuple(Choice(f"person:{t.speaker}", render.person_name(self.k, t.speaker))
+                        for t in talks[:MAX_CHOICES])
+        return self._reply("session", text, lang, ids=tuple(ids), confidence=conf,
+                           choices=choices, candidates=_candidates(a) if a else ())
+
+    def _doctors(self, specialties: list[Mention], topics: list[Mention], lang: str,
+                 conf: float) -> Reply:
+        sp_ids = {m.key.split(":", 1)[1] for m in specialties}
+        pool = [d for d in self.k.doctors if not sp_ids or sp_ids & set(d.specialty)]
+        topic_entries = [self.k.entries[m.key] for m in topics]
+        asked = [t for t in topic_entries if not t.umbrella] or topic_entries
+        heading = ""
+        if asked:
+            scores = _rank(self._topic_doctors, [(t, 1.0) for t in asked])
+            ranked = _top([d for d in pool if d.id in scores], scores)
+            if ranked:
+                pool = ranked
+            elif sp_ids:
+                heading = ("None of them spoke on " + " or ".join(t.name.lower() for t in asked)
+                           + " at the forum.\n")
+            else:
+                pool = []
+        if not pool:
+            names = " or ".join(t.name.lower() for t in asked)
+            return self._reply("doctor", f"No clinician in the directory spoke on {names} at "
+                               "the forum.\n" + render.directory_overview(self.k), lang,
+                               confidence=conf, ids=tuple(f"topic:{t.id}" for t in asked))
+        keys = [f"specialty:{s}" for s in sorted(sp_ids)] + [f"topic:{t.id}" for t in asked]
+        return self._doctor_cards(pool, heading, lang, conf, keys, asked)
+
+    def _doctor_cards(self, doctors: list[Doctor], heading: str, lang: str, conf: float,
+                      keys: list[str], topics: list[Topic] = ()) -> Reply:
+        count = "1 clinician" if len(doctors) == 1 else f"{len(doctors)} clinicians"
+        text = render.doctors_list(self.k, doctors, heading + f"Find a Doctor: {count}.")
+        text += "\n" + self._notes(topics)
+        ids = keys + [f"doctor:{d.id}" for d in doctors]
+        choices = tuple(Choice(f"person:{d.practitioner}",
+                               render.person_name(self.k, d.practitioner))
+                        for d in doctors[:MAX_CHOICES])
+        return self._reply("doctor", text, lang, ids=tuple(dict.fromkeys(ids)),
+                           confidence=conf, choices=choices)
+
+    def _notes(self, topics) -> str:
+        urgent = any(t.urgent_symptom for t in topics)
+        return (render.urgent_hint(self.k) + "\n" if urgent else "") + render.DISCLAIMER
+
+    def _list(self, target: str, lang: str, conf: float = 1.0) -> Reply:
+        if target == "list:sessions":
+            talks = sorted(self.k.talks, key=lambda t: t.order)
+            return self._reply("session", render.programme(self.k), lang, confidence=conf,
+                               ids=tuple(f"talk:{t.id}" for t in talks),
+                               choices=tuple(Choice(f"talk:{t.id}", render.label(
+                                   self.k, f"talk:{t.id}")) for t in talks))
+        if target == "list:speakers":
+            return self._reply("speaker", render.speakers(self.k), lang, confidence=conf,
+                               ids=tuple(f"person:{p.id}" for p in self.k.people),
+                               choices=tuple(Choice(f"person:{t.speaker}", render.person_name(
+                                   self.k, t.speaker)) for t in self.k.talks))
+        if target == "list:doctors":
+            return self._reply("doctor", render.directory_overview(self.k), lang,
+                               confidence=conf,
+                               ids=tuple(f"doctor:{d.id}" for d in self.k.doctors),
+                               choices=tuple(Choice(f"specialty:{s.id}", s.name)
+                                             for s in self.k.specialties))
+        return self._reply("help", render.help_text(self.k), lang, choices=_list_choices())
+
+    @staticmethod
+    def _reply(intent, text, lang, *, choices=(), ids=(), confidence=1.0, candidates=()):
+        return Reply(intent=intent, text=text, choices=tuple(choices), ids=tuple(ids),
+                     confidence=round(confidence, 4), lang=lang, candidates=tuple(candidates))
+
+
+def _list_choices() -> tuple[Choice, ...]:
+    return tuple(Choice(key, name) for key, name in LISTS.items() if key != "help")
+
+
+def _overlap(mentions: list[Mention]) -> bool:
+    return any(a.positions & b.positions for i, a in enumerate(mentions)
+               for b in mentions[i + 1:])
+
+
+def _ambiguous_or_best(mentions: list[Mention]) -> list[Mention]:
+    """Return the best mention, plus those on other words (several people named) and those
+    on the same words within AMBIGUITY_MARGIN (which the caller turns into a question)."""
+    ordered = sorted(mentions, key=lambda m: (-m.score, -len(m.positions), m.key))
+    best = ordered[0]
+    out = [best]
+    for m in ordered[1:]:
+        same_words = m.positions & best.positions
+        if (same_words and best.score - m.score <= AMBIGUITY_MARGIN) or \
+                (not same_words and m.score >= best.score - 0.2 and
+                 not any(m.positions & o.positions for o in out)):
+            out.append(m)
+    return out
+
+
+def _coverage(k: Knowledge, items) -> dict[str, list]:
+    """Map topic id -> items (talks or doctors) covering it directly or via a narrower topic."""
+    parents: dict[str, list[str]] = {t.id: list(t.broader) for t in k.topics}
+
+    def ancestors(topic_id: str, seen=None) -> set[str]:
+        seen = seen if seen is not None else set()
+        for p in parents.get(topic_id, []):
+            if p not in seen:
+                seen.add(p)
+                ancestors(p, seen)
+        return seen
+
+    out: dict[str, list] = defaultdict(list)
+    for item, topic_ids in items:
+        covered = set(topic_ids)
+        for t in topic_ids:
+            covered |= ancestors(t)
+        for t in covered:
+            out[t].append(item)
+    return dict(out)
+
+
+def _rank(coverage: dict[str, list], topics: list[tuple[Topic, float]]) -> dict[str, float]:
+    """Score items by the asked topics they cover; a topic covered by few items weighs more."""
+    scores: dict[str, float] = defaultdict(float)
+    for topic, weight in topics:
+        items = coverage.get(topic.id, [])
+        for item in items:
+            scores[item.id] += weight / len(items)
+    return scores
+
+
+def _top(items: list, scores: dict[str, float]) -> list:
+    """Keep the items scoring at least half of the best one."""
+    if not items:
+        return []
+    best = max(scores[i.id] for i in items)
+    return [i for i in items if scores[i.id] >= 0.5 * best]
+
+
+def _candidates(a: Analysis | None) -> tuple[Candidate, ...]:
+    if a is None:
+        return ()
+    return tuple(Candidate(m.key, m.alias, m.score, m.description)
+                 for m in [*a.mentions, *a.near][:8])
+
+
+__all__ = ["Assistant"]

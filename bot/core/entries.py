@@ -1,0 +1,72 @@
+"""What the match index is built from: every alias of every knowledge entry, as plain triples.
+
+Names and aliases identify an entry on their own; descriptions (a person's role and
+institution, a talk's title) only find it when they explain most of a message. Cue words
+from the vocabulary are indexed under "cue:<name>" keys.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from bot.knowledge.models import Knowledge
+
+from .index import MatchIndex
+from .normalize import is_han, tokenize
+
+
+def alias_triples(k: Knowledge) -> Iterator[tuple[str, str, bool]]:
+    """Yield ``(key, text, is_description)`` for every alias of every entry and cue."""
+    yield f"event:{k.event.id}", k.event.name, False
+    for alias in k.event.aliases:
+        yield f"event:{k.event.id}", alias, False
+    for fact in k.facts:
+        for alias in fact.aliases:
+            yield f"fact:{fact.id}", alias, False
+    for person in k.people:
+        key = f"person:{person.id}"
+        for alias in (person.name, *person.aliases):
+            yield key, alias, False
+        described = " ".join(x for x in (person.role, person.institution) if x)
+        if described:
+            yield key, described, True
+    for talk in k.talks:
+        yield f"talk:{talk.id}", talk.title, True
+        for alias in talk.aliases:
+            yield f"talk:{talk.id}", alias, False
+    for topic in k.topics:
+        for alias in (topic.name, *topic.names.all()):
+            yield f"topic:{topic.id}", alias, False
+    for sp in k.specialties:
+        for alias in (sp.name, *sp.names.all()):
+            yield f"specialty:{sp.id}", alias, False
+    for cue, words in k.vocabulary.cues.items():
+        for word in words:
+            yield f"cue:{cue}", word, False
+
+
+def stopword_set(k: Knowledge) -> set[str]:
+    """Return every stopword of every language, normalised like messages are."""
+    out: set[str] = set()
+    for words in k.vocabulary.stopwords.values():
+        for word in words:
+            units = tokenize(word)
+            if units and all(is_han(u[0]) for u in units):
+                out.add("".join(units))
+            else:
+                out.update(units)
+    return out
+
+
+def variant_map(k: Knowledge) -> dict[str, str]:
+    """Return normalised spelling variant -> normalised canonical spelling (single words)."""
+    out: dict[str, str] = {}
+    for group in k.vocabulary.variants:
+        canon = "".join(tokenize(group[0]))
+        for word in group[1:]:
+            out["".join(tokenize(word))] = canon
+    return out
+
+
+def build_index(k: Knowledge) -> MatchIndex:
+    """Build the match index of a knowledge version (called once per version)."""
+    return MatchIndex(alias_triples(k), stopword_set(k), variant_map(k))

@@ -1,0 +1,91 @@
+"""Text normalisation and tokenisation, applied the same way to messages and knowledge.
+
+Rules (all languages at once, no language guess needed):
+- Unicode NFKC (full-width forms, ligatures), then case folding;
+- accents and every combining mark removed, which also strips Arabic harakat and turns
+  hamza-carrying letters into their bare form (أ إ آ -> ا, ؤ -> و, ئ -> ي);
+- Arabic ة -> ه, ى -> ي, tatweel removed, Arabic-Indic digits -> 0-9;
+- English possessive 's and French elisions (l', d', qu', j') dropped, other apostrophes
+  removed ("can't" -> "cant"), all other punctuation and symbols become spaces;
+- Chinese, Japanese and Korean ideographs become one unit per character, so Chinese is
+  matched without relying on spaces; other text is split on whitespace;
+- the Arabic definite article and its prefixed forms (ال, وال, بال, لل ...) are removed.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_ARABIC_MAP = str.maketrans({"ة": "ه", "ى": "ي", "ـ": None, "ٱ": "ا",
+                             **{chr(0x0660 + i): str(i) for i in range(10)},
+                             **{chr(0x06F0 + i): str(i) for i in range(10)}})
+_POSSESSIVE = re.compile(r"(?<=\w)['’]s\b")
+_ELISION = re.compile(r"\b(?:l|d|qu|j|c|n|s|m|t)['’](?=\w)")
+_APOSTROPHE = re.compile(r"['’`´]")
+_AR_PREFIX = re.compile(r"^(?:وال|بال|فال|كال|لل|ال)(?=..)")
+
+
+def is_han(ch: str) -> bool:
+    """Return True when ``ch`` (one character) is a CJK ideograph."""
+    code = ord(ch)
+    return (0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF or 0x20000 <= code <= 0x2A6DF
+            or 0xF900 <= code <= 0xFAFF)
+
+
+def normalize(text: str) -> str:
+    """Return ``text`` folded for matching: a str of space-separated words, Han kept as is.
+
+    Never raises; any str (empty, huge, control characters) gives a str.
+    """
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = _POSSESSIVE.sub("", text)
+    text = _ELISION.sub("", text)
+    text = _APOSTROPHE.sub("", text)
+    text = unicodedata.normalize("NFKD", text)
+    out = []
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if cat.startswith("M"):
+            continue
+        if cat[0] in "PSZC":
+            out.append(" ")
+        else:
+            out.append(ch)
+    text = "".join(out).translate(_ARABIC_MAP)
+    return " ".join(text.split())
+
+
+def _is_arabic(word: str) -> bool:
+    return "\u0600" <= word[0] <= "\u06ff"
+
+
+def units(text: str) -> list[str]:
+    """Split normalised text into matching units: words, and one unit per Han character.
+
+    Args:
+        text: output of :func:`normalize`.
+    Returns:
+        list of str units in message order; Arabic words lose the definite article.
+    """
+    result: list[str] = []
+    for word in text.split():
+        if not any(is_han(ch) for ch in word):
+            result.append(_AR_PREFIX.sub("", word) if _is_arabic(word) else word)
+            continue
+        buf = ""
+        for ch in word:
+            if is_han(ch):
+                if buf:
+                    result.append(buf)
+                    buf = ""
+                result.append(ch)
+            else:
+                buf += ch
+        if buf:
+            result.append(buf)
+    return result
+
+
+def tokenize(text: str) -> list[str]:
+    """Return ``units(normalize(text))``: the one entry point both sides of a match use."""
+    return units(normalize(text))

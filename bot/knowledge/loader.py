@@ -1,0 +1,234 @@
+"""Load a knowledge folder into one validated :class:`~bot.knowledge.models.Knowledge`.
+
+Every ``*.yaml`` file of the folder is read with the strict loader
+(:mod:`bot.knowledge.yamlsafe`); its top-level keys name sections (``event``, ``facts``,
+``people``, ``talks``, ``topics``, ``specialties``, ``doctors``, ``emergency``,
+``vocabulary``), and a section may be split over several files. All problems of all files
+are collected before anything is rejected, so an admin sees every error at once.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError
+from rapidfuzz import process
+
+from .models import (Doctor, Emergency, Event, Fact, Knowledge, Person, Specialty, Talk,
+                     Topic, Vocabulary)
+from .problems import KnowledgeError, Problem
+from .yamlsafe import load_yaml_file
+
+LIST_SECTIONS: dict[str, type[BaseModel]] = {
+    "facts": Fact, "people": Person, "talks": Talk, "topics": Topic,
+    "specialties": Specialty, "doctors": Doctor,
+}
+SINGLE_SECTIONS: dict[str, type[BaseModel]] = {
+    "event": Event, "emergency": Emergency, "vocabulary": Vocabulary,
+}
+IGNORED_FILES = {"announcements.yaml"}  # read by the broadcast feature, not the matcher
+MAX_FILES = 200
+
+
+def knowledge_files(directory: str | Path) -> list[Path]:
+    """Return the knowledge YAML files of ``directory`` in name order (``*.yaml``, ``*.yml``)."""
+    folder = Path(directory)
+    files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+    return [f for f in files if f.name not in IGNORED_FILES and not f.name.startswith(".")]
+
+
+def content_hash(files: list[Path]) -> str:
+    """Return the first 12 hex digits of a SHA-256 over the files' names and bytes."""
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
+
+
+def _field_path(loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _position(positions: dict, path: tuple) -> tuple[int | None, int | None]:
+    while True:
+        if path in positions:
+            return positions[path]
+        key = path + ("__key__",)
+        if key in positions:
+            return positions[key]
+        if not path:
+            return None, None
+        path = path[:-1]
+
+
+def _friendly(err: dict, model: type[BaseModel]) -> str:
+    kind, loc = err["type"], err["loc"]
+    name = str(loc[-1]) if loc else ""
+    if kind == "missing":
+        return f"this entry needs a `{name}` field"
+    if kind == "extra_forbidden":
+        known = list(model.model_fields) if len(loc) == 1 else []
+        guess = process.extractOne(name, known, score_cutoff=70) if known else None
+        hint = f" (did you mean `{guess[0]}`?)" if guess else ""
+        return f"unknown field `{name}`{hint}; check the spelling or remove it"
+    if kind == "string_pattern_mismatch" and name in ("id", "speaker", "practitioner"):
+        return ("ids use lowercase letters, digits and hyphens only (like `cai-bin`), "
+                f"got {err.get('input')!r}")
+    if kind == "string_type":
+        return f"expected text, got {err.get('input')!r}; put the value in quotes"
+    if kind == "literal_error":
+        return f"{err['msg']} (got {err.get('input')!r})"
+    return f"{err['msg']} (got {err.get('input')!r})" if "input" in err else err["msg"]
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        self.sections: dict[str, list] = {name: [] for name in LIST_SECTIONS}
+        self.singles: dict[str, object] = {}
+        self.where: dict[tuple[str, str], tuple[str, int | None, int | None, str]] = {}
+
+    def error(self, file, line, column, field, message) -> None:
+        self.problems.append(Problem(str(file), line, column, field, message))
+
+    def validate(self, model, value, file, positions, path) -> BaseModel | None:
+        try:
+            return model.model_validate(value)
+        except ValidationError as exc:
+            for err in exc.errors():
+                full = path + tuple(err["loc"])
+                line, col = _position(positions, full)
+                self.error(file, line, col, _field_path(full), _friendly(err, model))
+            return None
+
+    def read(self, path: Path) -> None:
+        loaded = load_yaml_file(path)
+        self.problems.extend(loaded.problems)
+        data, positions = loaded.data, loaded.positions
+        if data is None:
+            return
+        if not isinstance(data, dict):
+            self.error(path, 1, 1, None, "a knowledge file must be a list of sections "
+                       "like `people:` or `talks:` at the left margin")
+            return
+        for section, value in data.items():
+            line, col = _position(positions, (section, "__key__"))
+            if section in SINGLE_SECTIONS:
+                if section in self.singles:
+                    self.error(path, line, col, section, f"`{section}` is already defined in "
+                               f"{self.where[(section, '')][0]}; keep only one")
+                    continue
+                entry = self.validate(SINGLE_SECTIONS[section], value, path, positions, (section,))
+                if entry is not None:
+                    self.singles[section] = entry
+                    self.where[(section, "")] = (str(path), line, col, section)
+            elif section in LIST_SECTIONS:
+                self._read_list(section, value, path, positions)
+            else:
+                known = [*LIST_SECTIONS, *SINGLE_SECTIONS]
+                guess = process.extractOne(str(section), known, score_cutoff=60)
+                hint = f" (did you mean `{guess[0]}`?)" if guess else ""
+                self.error(path, line, col, str(section),
+                           f"unknown section `{section}`{hint}; known: {', '.join(known)}")
+
+    def _read_list(self, section, value, path, positions) -> None:
+        if value is None:
+            return
+        if not isinstance(value, list):
+            line, col = _position(positions, (section,))
+            self.error(path, line, col, section,
+                       f"`{section}` must be a list: start each entry with `- ` on a new line")
+            return
+        model = LIST_SECTIONS[section]
+        for i, item in enumerate(value):
+            entry = self.validate(model, item, path, positions, (section, i))
+            if entry is None:
+                continue
+            line, col = _position(positions, (section, i))
+            known = self.where.get((section, entry.id))
+            if known:
+                self.error(path, line, col, f"{section}[{i}].id",
+                           f"the id `{entry.id}` is used twice (also {known[0]}:{known[1]}); "
+                           "ids must be unique")
+                continue
+            self.where[(section, entry.id)] = (str(path), line, col, f"{section}[{i}]")
+            self.sections[section].append(entry)
+
+    def ref(self, section: str, entry_id: str, field: str, target: str, value: str) -> None:
+        if (target, value) in self.where:
+            return
+        file, line, col, base = self.where[(section, entry_id)]
+        known = [key[1] for key in self.where if key[0] == target]
+        guess = process.extractOne(value, known, score_cutoff=60)
+        hint = f" (did you mean `{guess[0]}`?)" if guess else ""
+        self.error(file, line, col, f"{base}.{field}",
+                   f"`{value}` is not the id of any entry in `{target}`{hint}")
+
+    def cross_check(self) -> None:
+        s = self.sections
+        for talk in s["talks"]:
+            self.ref("talks", talk.id, "speaker", "people", talk.speaker)
+            for t in talk.topics:
+                self.ref("talks", talk.id, "topics", "topics", t)
+        for doc in s["doctors"]:
+            self.ref("doctors", doc.id, "practitioner", "people", doc.practitioner)
+            for sp in doc.specialty:
+                self.ref("doctors", doc.id, "specialty", "specialties", sp)
+            for t in doc.conditions:
+                self.ref("doctors", doc.id, "conditions", "topics", t)
+        for topic in s["topics"]:
+            for t in topic.broader:
+                self.ref("topics", topic.id, "broader", "topics", t)
+        for fact in s["facts"]:
+            for p in fact.people:
+                self.ref("facts", fact.id, "people", "people", p)
+            if fact.answer is None and fact.answer_from is None:
+                file, line, col, base = self.where[("facts", fact.id)]
+                self.error(file, line, col, f"{base}.answer",
+                           "this fact needs an `answer` (or `answer_from: date`)")
+
+
+def check_knowledge(directory: str | Path) -> tuple[Knowledge | None, list[Problem]]:
+    """Load and validate a knowledge folder without raising.
+
+    Args:
+        directory: folder holding the ``*.yaml`` files.
+    Returns:
+        ``(knowledge, problems)``: knowledge is None when any problem is an error; problems
+        (errors and warnings) are sorted by file, line and column.
+    """
+    folder = Path(directory)
+    if not folder.is_dir():
+        return None, [Problem(str(folder), message="the knowledge folder does not exist")]
+    files = knowledge_files(folder)
+    if not files:
+        return None, [Problem(str(folder), message="no .yaml files in the knowledge folder")]
+    if len(files) > MAX_FILES:
+        return None, [Problem(str(folder), message=f"more than {MAX_FILES} YAML files")]
+    c = _Collector()
+    for f in files:
+        c.read(f)
+    for name in ("event", "emergency"):
+        if name not in c.singles and not any(p.severity == "error" for p in c.problems):
+            c.error(folder, None, None, name, f"no file defines the `{name}:` section")
+    c.cross_check()
+    problems = sorted(c.problems, key=lambda p: (p.file, p.line or 0, p.column or 0))
+    if any(p.severity == "error" for p in problems):
+        return None, problems
+    knowledge = Knowledge(**c.singles, **c.sections, version=content_hash(files))
+    return knowledge, problems
+
+
+def load_knowledge(directory: str | Path) -> Knowledge:
+    """Return the validated knowledge of ``directory``.
+
+    Raises:
+        KnowledgeError: with every problem, when any of them is an error.
+    """
+    knowledge, problems = check_knowledge(directory)
+    if knowledge is None:
+        raise KnowledgeError(problems)
+    return knowledge

@@ -1,0 +1,264 @@
+"""Pydantic models of every knowledge entry kind, and the validated knowledge base.
+
+Every fact the assistant states comes from these entries, which come from the YAML files in
+``knowledge/``; the bundled files are written from ../shared/seed/forum-article.txt only.
+Doctor entries follow the shape of FHIR R4 Practitioner / PractitionerRole so that a
+hospital's real directory maps onto them field by field.
+"""
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+Lang = Literal["en", "fr", "ar", "zh"]
+LANGS: tuple[str, ...] = ("en", "fr", "ar", "zh")
+
+EntryId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,47}$")]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+AliasText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class Entry(BaseModel):
+    """Base of every model: unknown fields are errors, so a misspelt field name is caught."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Translated(Entry):
+    """Alias lists per language (en, fr, ar, zh). English is required; the first English
+    alias is the display name when the entry has no ``name``."""
+
+    en: list[AliasText] = Field(min_length=1)
+    fr: list[AliasText] = []
+    ar: list[AliasText] = []
+    zh: list[AliasText] = []
+
+    def all(self) -> list[str]:
+        """Return every alias of every language, English first."""
+        return [*self.en, *self.fr, *self.ar, *self.zh]
+
+
+class Event(Entry):
+    """The forum itself. ``date`` and ``start_time`` stay None while the source is silent."""
+
+    id: EntryId
+    name: Text
+    aliases: list[AliasText] = []
+    format: Literal["online", "in person", "hybrid"]
+    host: Text
+    co_organizers: list[Text] = []
+    followers: int | None = Field(default=None, ge=0)
+    year: int = Field(ge=1900, le=2100)
+    date: Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = None
+    start_time: Annotated[str, StringConstraints(pattern=r"^\d{2}:\d{2}$")] | None = None
+    location: Text | None = None
+    source_url: Text | None = None
+    summary: Text
+
+
+class Fact(Entry):
+    """One answerable fact about the event (organisers, opening ceremony, ...).
+
+    ``answer`` is the reply text; ``answer_from`` instead names an Event field whose value
+    answers (and the bot says it does not know when that field is empty).
+    """
+
+    id: EntryId
+    label: Text
+    aliases: list[AliasText] = Field(min_length=1)
+    answer: Text | None = None
+    answer_from: Literal["date", "start_time", "location"] | None = None
+    people: list[EntryId] = []
+
+    @field_validator("answer_from")
+    @classmethod
+    def _one_source(cls, value, info):
+        if value is not None and info.data.get("answer"):
+            raise ValueError("give either answer or answer_from, not both")
+        return value
+
+
+class Person(Entry):
+    """A person the article names, with the name written as the article writes it."""
+
+    id: EntryId
+    name: Text
+    aliases: list[AliasText] = []
+    title: Text | None = None
+    role: Text | None = None
+    institution: Text | None = None
+    country: Text | None = None
+    at_forum: Text | None = None
+
+
+class Talk(Entry):
+    """One expert talk of the programme, in article order."""
+
+    id: EntryId
+    order: int = Field(ge=1)
+    speaker: EntryId
+    title: Text
+    aliases: list[AliasText] = []
+    topics: list[EntryId] = Field(min_length=1)
+    summary: Text
+
+
+class Topic(Entry):
+    """A clinical topic with synonyms, abbreviations, lay wording and translations.
+
+    ``broader`` names wider topics: a question about the broader topic also finds talks
+    on this one (postpartum hemorrhage is a kind of obstetric hemorrhage). ``umbrella``
+    marks a theme shared by most talks; ``urgent_symptom`` adds the emergency numbers to
+    answers about it, since its lay wording can describe something happening now.
+    """
+
+    id: EntryId
+    name: Text
+    names: Translated
+    broader: list[EntryId] = []
+    umbrella: bool = False
+    urgent_symptom: bool = False
+
+
+class Specialty(Entry):
+    """A clinical specialty (FHIR PractitionerRole.specialty) with its names per language."""
+
+    id: EntryId
+    name: Text
+    names: Translated
+
+
+class Telecom(Entry):
+    """FHIR ContactPoint. Only filled from a real source: never invented."""
+
+    system: Literal["phone", "email", "url", "fax"]
+    value: Text
+    use: Literal["work", "mobile"] | None = None
+
+
+class AvailableTime(Entry):
+    """FHIR PractitionerRole.availableTime: days and local opening hours ("HH:MM")."""
+
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(min_length=1)
+    start: Annotated[str, StringConstraints(pattern=r"^\d{2}:\d{2}$")]
+    end: Annotated[str, StringConstraints(pattern=r"^\d{2}:\d{2}$")]
+
+
+class Doctor(Entry):
+    """A directory listing: FHIR PractitionerRole pointing at a Person (the Practitioner).
+
+    Contact details, hours and addresses stay empty unless a real source gives them.
+    """
+
+    id: EntryId
+    practitioner: EntryId
+    qualification: list[Text] = []
+    communication: list[Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")]] = []
+    specialty: list[EntryId] = Field(min_length=1)
+    conditions: list[EntryId] = []
+    organization: Text | None = None
+    location: Text | None = None
+    telecom: list[Telecom] = []
+    available_times: list[AvailableTime] = []
+    source: Text | None = None
+
+
+class EmergencyNumber(Entry):
+    """A public emergency number of one country."""
+
+    country: Text
+    number: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ]{2,20}$")]
+    service: Text
+
+
+class EmergencyRule(Entry):
+    """Urgent when every group has at least one term in the message (terms in any language)."""
+
+    id: EntryId
+    all: list[list[AliasText]] = Field(min_length=1)
+
+
+class Emergency(Entry):
+    """Urgent-symptom rules and the numbers given in the emergency reply.
+
+    ``programme_cues``: words that make a message a question about the programme;
+    ``personal_cues``: words that make it about someone now ("I", "my wife", "right now").
+    A message naming urgent symptoms is an emergency unless it is a programme question
+    without any personal cue.
+    """
+
+    numbers: list[EmergencyNumber] = Field(min_length=1)
+    rules: list[EmergencyRule] = Field(min_length=1)
+    programme_cues: list[AliasText] = []
+    personal_cues: list[AliasText] = []
+
+
+class Vocabulary(Entry):
+    """General language vocabulary: words to ignore, spelling variants, intent cues.
+
+    ``variants`` maps each group of spellings onto its first member before matching
+    (settat, sedat, saidat). ``cues`` name words that steer the intent without naming an
+    entry: ``doctor`` (find a doctor), ``speakers`` and ``sessions`` (list them), and
+    ``greeting``, ``help``, ``thanks`` (whole-message small talk).
+    """
+
+    stopwords: dict[Lang, list[AliasText]] = {}
+    variants: list[list[AliasText]] = []
+    cues: dict[Literal["doctor", "speakers", "sessions", "greeting", "help", "thanks", "about"],
+               list[AliasText]] = {}
+
+
+class Knowledge(BaseModel):
+    """One validated knowledge version: every entry by kind, cross-references checked.
+
+    Built by ``bot.knowledge.loader.load_knowledge``; read-only afterwards.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    event: Event
+    facts: list[Fact] = []
+    people: list[Person] = []
+    talks: list[Talk] = []
+    topics: list[Topic] = []
+    specialties: list[Specialty] = []
+    doctors: list[Doctor] = []
+    emergency: Emergency
+    vocabulary: Vocabulary = Vocabulary()
+    version: str = ""
+
+    @cached_property
+    def entries(self) -> dict[str, BaseModel]:
+        """Every entry by reference key "kind:id" (kinds: event, fact, person, talk, topic,
+        specialty, doctor); the keys are the ids a reply lists."""
+        out: dict[str, BaseModel] = {f"event:{self.event.id}": self.event}
+        for kind, entries in (("fact", self.facts), ("person", self.people),
+                              ("talk", self.talks), ("topic", self.topics),
+                              ("specialty", self.specialties), ("doctor", self.doctors)):
+            out.update((f"{kind}:{e.id}", e) for e in entries)
+        return out
+
+    def get(self, kind: str, entry_id: str):
+        """Return the entry of this kind and id (KeyError when unknown)."""
+        return self.entries[f"{kind}:{entry_id}"]
+
+    @cached_property
+    def _talks_by_speaker(self) -> dict[str, list[Talk]]:
+        out: dict[str, list[Talk]] = {}
+        for talk in sorted(self.talks, key=lambda t: t.order):
+            out.setdefault(talk.speaker, []).append(talk)
+        return out
+
+    @cached_property
+    def _doctor_by_person(self) -> dict[str, Doctor]:
+        return {d.practitioner: d for d in self.doctors}
+
+    def talks_by(self, person_id: str) -> list[Talk]:
+        """Return the talks this person gave, in programme order."""
+        return self._talks_by_speaker.get(person_id, [])
+
+    def doctor_for(self, person_id: str) -> Doctor | None:
+        """Return the directory listing of this person, or None when not a listed clinician."""
+        return self._doctor_by_person.get(person_id)
