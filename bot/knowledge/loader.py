@@ -90,6 +90,7 @@ class _Collector:
         self.sections: dict[str, list] = {name: [] for name in LIST_SECTIONS}
         self.singles: dict[str, object] = {}
         self.where: dict[tuple[str, str], tuple[str, int | None, int | None, str]] = {}
+        self.unreadable = False  # a file could not be parsed: its ids are unknown
 
     def error(self, file, line, column, field, message) -> None:
         self.problems.append(Problem(str(file), line, column, field, message))
@@ -98,9 +99,12 @@ class _Collector:
         try:
             return model.model_validate(value)
         except ValidationError as exc:
+            told = {(p.file, p.line, p.column) for p in self.problems}
             for err in exc.errors():
                 full = path + tuple(err["loc"])
                 line, col = _position(positions, full)
+                if (str(file), line, col) in told:
+                    continue  # the YAML check already explained this value (a trap)
                 self.error(file, line, col, _field_path(full), _friendly(err, model))
             return None
 
@@ -109,6 +113,7 @@ class _Collector:
         self.problems.extend(loaded.problems)
         data, positions = loaded.data, loaded.positions
         if data is None:
+            self.unreadable |= any(p.severity == "error" for p in loaded.problems)
             return
         if not isinstance(data, dict):
             self.error(path, 1, 1, None, "a knowledge file must be a list of sections "
@@ -214,7 +219,8 @@ def check_knowledge(directory: str | Path) -> tuple[Knowledge | None, list[Probl
     for name in ("event", "emergency"):
         if name not in c.singles and not any(p.severity == "error" for p in c.problems):
             c.error(folder, None, None, name, f"no file defines the `{name}:` section")
-    c.cross_check()
+    if not c.unreadable:  # else every reference into the unreadable file would be an error
+        c.cross_check()
     problems = sorted(c.problems, key=lambda p: (p.file, p.line or 0, p.column or 0))
     if any(p.severity == "error" for p in problems):
         return None, problems

@@ -1,0 +1,39 @@
+"""Shared fixtures: the bundled knowledge, one Assistant over it, and a way to ask it."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.core.engine import Assistant
+from bot.core.types import Message, Reply
+from bot.knowledge.loader import load_knowledge
+
+ROOT = Path(__file__).resolve().parent.parent
+KNOWLEDGE = ROOT / "knowledge"
+
+
+@pytest.fixture(scope="session")
+def knowledge():
+    return load_knowledge(KNOWLEDGE)
+
+
+@pytest.fixture(scope="session")
+def assistant(knowledge) -> Assistant:
+    return Assistant(knowledge)
+
+
+@pytest.fixture(scope="session")
+def ask(assistant):
+    def _ask(text: str) -> Reply:
+        return assistant.reply(Message(text))
+    return _ask
+
+
+@pytest.fixture
+def knowledge_copy(tmp_path) -> Path:
+    """A writable copy of the bundled knowledge folder, for edits a test makes."""
+    target = tmp_path / "knowledge"
+    shutil.copytree(KNOWLEDGE, target)
+    return target

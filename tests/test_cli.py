@@ -1,0 +1,80 @@
+"""The ``forumbot`` console script end to end, as installed (subprocesses, real stdin)."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(sys.executable).parent / "forumbot"
+
+
+@pytest.fixture(scope="module")
+def forumbot() -> str:
+    path = str(SCRIPT) if SCRIPT.exists() else shutil.which("forumbot")
+    assert path, "the forumbot console script is not installed: run pip install -e '.[test]'"
+    return path
+
+
+def run(forumbot, *args, stdin: str = "", env=None):
+    return subprocess.run([forumbot, *args], input=stdin, capture_output=True, text=True,
+                          encoding="utf-8", timeout=60, env=env)
+
+
+def test_ask_jsonl_answers_every_line_in_order(forumbot):
+    lines = ["Who spoke about preeclampsia?", "", "我怀孕了，大出血", "what is the capital of France",
+             "麻醉医生", "x" * 20_000]
+    proc = run(forumbot, "ask", "--jsonl", stdin="\n".join(lines) + "\n")
+    assert proc.returncode == 0, proc.stderr
+    replies = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(replies) == len(lines)
+    for r in replies:
+        assert set(r) == {"intent", "text", "choices", "ids", "confidence", "lang", "latency_ms"}
+        assert 0 <= r["confidence"] <= 1 and r["latency_ms"] >= 0
+    assert replies[0]["intent"] == "session" and "Brini Jihane" in replies[0]["text"]
+    assert replies[2]["intent"] == "emergency" and replies[2]["lang"] == "zh"
+    assert replies[3]["intent"] == "fallback"
+    assert replies[4]["intent"] == "doctor" and "Li Jinbao" in replies[4]["text"]
+
+
+def test_ask_one_question_with_explain(forumbot):
+    proc = run(forumbot, "ask", "--explain", "who is brinni jihan")
+    assert proc.returncode == 0
+    assert "Brini Jihane" in proc.stdout
+    assert "person:brini-jihane" in proc.stdout and "intent=speaker" in proc.stdout
+
+
+def test_chat_reads_questions_and_numbered_choices(forumbot):
+    proc = run(forumbot, "chat", stdin="find a doctor\n2\n/quit\n")
+    assert proc.returncode == 0
+    out = proc.stdout
+    assert "Hello! I am Summit Assistant" in out
+    assert "[2] Anesthesiology" in out
+    assert "Li Jinbao: Anesthesiology." in out  # choice 2 answered
+
+
+def test_check_passes_on_the_bundled_knowledge(forumbot):
+    proc = run(forumbot, "check")
+    assert proc.returncode == 0 and proc.stdout.startswith("OK:")
+
+
+def test_check_lists_errors_and_fails(forumbot, knowledge_copy):
+    f = knowledge_copy / "event.yaml"
+    f.write_text(f.read_text(encoding="utf-8").replace("  start_time:\n", "  start_time: 9:30\n"),
+                 encoding="utf-8")
+    line = f.read_text(encoding="utf-8").splitlines().index("  start_time: 9:30") + 1
+    proc = run(forumbot, "check", str(knowledge_copy))
+    assert proc.returncode == 1
+    assert f"{f}:{line}:15: error: event.start_time:" in proc.stdout
+    data = json.loads(run(forumbot, "check", str(knowledge_copy), "--format", "json").stdout)
+    assert data["ok"] is False and data["problems"][0]["line"] == line
+
+
+def test_ask_with_broken_knowledge_says_why_and_exits_2(forumbot, knowledge_copy):
+    (knowledge_copy / "people.yaml").write_text("people: [\n", encoding="utf-8")
+    proc = run(forumbot, "--knowledge", str(knowledge_copy), "ask", "hello")
+    assert proc.returncode == 2
+    assert "people.yaml" in proc.stderr and "Traceback" not in proc.stderr

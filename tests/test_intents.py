@@ -1,0 +1,252 @@
+"""The user's experience, intent by intent: a message goes in, this is what comes back."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bot.core.engine import EXPIRED, MAX_MESSAGE_CHARS, Assistant
+from bot.core.render import DISCLAIMER
+from bot.core.types import Message
+
+
+@pytest.mark.parametrize("text,intent", [
+    ("hello", "greeting"), ("Bonjour !", "greeting"), ("你好", "greeting"),
+    ("مرحبا", "greeting"), ("/start", "greeting"), ("help", "help"), ("/help", "help"),
+    ("thank you", "smalltalk"),
+])
+def test_smalltalk_is_decided_before_matching(ask, text, intent):
+    reply = ask(text)
+    assert reply.intent == intent
+    assert reply.choices, "greeting and help offer the main sections as choices"
+
+
+def test_greeting_lists_examples_and_emergency_numbers(ask):
+    text = ask("hi").text
+    assert "Who spoke about preeclampsia?" in text
+    assert "141" in text and "120" in text
+
+
+def test_greeting_followed_by_a_question_answers_the_question(ask):
+    reply = ask("hello, who is Cai Bin?")
+    assert reply.intent == "speaker"
+    assert "postpartum hemorrhage" in reply.text.lower()
+
+
+def test_speaker_card_gives_role_talk_and_no_other_speaker(ask):
+    reply = ask("What did Li Jinbao talk about?")
+    assert reply.intent == "speaker"
+    assert "anesthesiologists" in reply.text
+    assert "person:li-jinbao" in reply.ids and "talk:talk-obstetric-anesthesia" in reply.ids
+    for other in ("Cai Bin", "Refki Ilham", "Brini Jihane"):
+        assert other not in reply.text
+
+
+def test_ceremony_speaker_card_says_what_they_did(ask):
+    reply = ask("who is achibet mustapha")
+    assert reply.intent == "speaker"
+    assert "President of Hassan II Hospital" in reply.text
+    assert "two hospitals" in reply.text
+
+
+def test_person_found_by_role_description(ask):
+    reply = ask("who is the captain of the medical team")
+    assert reply.ids[0] == "person:fan-xiaosheng"
+
+
+def test_topic_question_lists_only_the_talk_on_it(ask):
+    reply = ask("Who spoke about preeclampsia?")
+    assert reply.intent == "session"
+    assert reply.ids == ("topic:preeclampsia", "talk:talk-preeclampsia")
+    assert "Brini Jihane" in reply.text and "Li Jinbao" not in reply.text
+    assert DISCLAIMER in reply.text
+
+
+def test_broader_topic_finds_the_narrower_talks_too(ask):
+    reply = ask("who talked about hemorrhage")
+    assert {"talk:talk-morocco-high-risk", "talk:talk-postpartum-hemorrhage"} <= set(reply.ids)
+
+
+def test_umbrella_topic_gives_way_to_the_specific_one(ask):
+    reply = ask("anesthesia for high risk pregnant women")
+    talks = [i for i in reply.ids if i.startswith("talk:")]
+    assert talks == ["talk:talk-obstetric-anesthesia"]
+
+
+def test_bleeding_topic_answer_carries_the_emergency_numbers(ask):
+    reply = ask("postpartum hemorrhage")
+    assert reply.intent == "session"
+    assert "141" in reply.text and "emergency department" in reply.text
+
+
+def test_event_facts(ask):
+    assert "12,000" in ask("how many people followed the forum").text
+    opening = ask("who presided over the opening ceremony")
+    assert opening.intent == "event" and opening.ids == ("fact:fact-opening",)
+    assert "Liu Fang" in opening.text
+
+
+def test_unknown_date_is_said_to_be_unknown(ask):
+    reply = ask("When was the forum?")
+    assert reply.intent == "event"
+    assert "does not give its exact date" in reply.text
+    assert not any(ch.isdigit() for ch in reply.text.replace("2023", ""))
+
+
+def test_doctor_search_by_specialty(ask):
+    reply = ask("I need to find an anesthesiologist")
+    assert reply.intent == "doctor"
+    assert "Li Jinbao" in reply.text and "Refki Ilham" not in reply.text
+    assert "not given in the forum article" in reply.text
+    assert DISCLAIMER in reply.text
+
+
+def test_doctor_search_by_specialty_and_condition(ask):
+    reply = ask("obstetrician for gestational diabetes")
+    assert reply.intent == "doctor"
+    assert [i for i in reply.ids if i.startswith("doctor:")] == ["doctor:dr-el-hamzaoui"]
+
+
+def test_doctor_search_never_invents_contact_details(ask):
+    reply = ask("phone number of a midwife")
+    assert reply.intent == "doctor"
+    assert "Refki Ilham" in reply.text
+    assert "not given" in reply.text
+    assert not re.search(r"\d{3}", reply.text), "no phone-like number in a doctor card"
+
+
+def test_find_a_doctor_lists_the_directory(ask):
+    reply = ask("find a doctor")
+    assert reply.intent == "doctor"
+    assert {c.id for c in reply.choices} == {"specialty:obstetrics", "specialty:anesthesiology",
+                                             "specialty:midwifery"}
+
+
+@pytest.mark.parametrize("text", [
+    "I'm pregnant and bleeding a lot right now",
+    "I am 30 weeks pregnant and bleding heavily",
+    "she is having convulsions",
+    "severe headache and blurry vision",
+    "the baby is turning blue",
+    "my wife fainted",
+    "terrible stomach pain at 35 weeks",
+    "je saigne beaucoup",
+    "bébé ne respire pas",
+    "زوجتي أغمي عليها",
+    "نزيف شديد",
+    "孕妇抽搐",
+    "我怀孕了，大出血",
+])
+def test_urgent_symptoms_get_emergency_guidance_first(ask, text):
+    reply = ask(text)
+    assert reply.intent == "emergency"
+    assert reply.text.startswith("This may be an emergency. Call now")
+    assert "141" in reply.text and "15" in reply.text and "120" in reply.text
+    assert "nearest emergency department" in reply.text
+
+
+@pytest.mark.parametrize("text", [
+    "What did Cai Bin say about bleeding after birth?",
+    "Who talked about heavy bleeding?",
+    "which session covered seizures in preeclampsia",
+])
+def test_programme_questions_naming_a_symptom_are_not_emergencies(ask, text):
+    assert ask(text).intent != "emergency"
+
+
+def test_a_personal_urgent_message_naming_a_speaker_is_still_an_emergency(ask):
+    assert ask("I am bleeding heavily, can Cai Bin help me now?").intent == "emergency"
+
+
+@pytest.mark.parametrize("text", [
+    "what's the weather tomorrow in Rabat", "book me a flight to Shanghai",
+    "tell me a joke", "asdfghjkl", "who won the football match", "🙂🙂🙂", "???",
+])
+def test_out_of_scope_gets_the_fallback(ask, text):
+    reply = ask(text)
+    assert reply.intent == "fallback"
+    assert reply.confidence < 0.55
+    assert reply.choices
+
+
+@pytest.mark.parametrize("text", ["dr", "hi dr", "li", "el", "a"])
+def test_very_short_messages_do_not_match_inside_long_names_with_confidence(ask, text):
+    reply = ask(text)
+    assert reply.intent in ("fallback", "greeting", "speaker")
+    if reply.intent == "speaker":  # "li" is the surname alias of Li Jinbao, and nobody else's
+        assert reply.ids[0] == "person:li-jinbao"
+
+
+def test_doubtful_match_asks_did_you_mean(ask):
+    reply = ask("Brini Hamzaoui")
+    assert reply.intent in ("fallback", "speaker")
+    if reply.intent == "speaker":
+        assert {"person:brini-jihane", "person:el-hamzaoui"} <= set(reply.ids)
+
+
+def test_equal_matches_on_the_same_words_ask_which_one(knowledge):
+    people = [p.model_copy(update={"aliases": [*p.aliases, "Zhou Zhou"]})
+              if p.id in ("xu-xianming", "li-jinbao") else p for p in knowledge.people]
+    assistant = Assistant(knowledge.model_copy(update={"people": people}))
+    reply = assistant.reply(Message("Zhou Zhou"))
+    assert reply.intent == "fallback"
+    assert reply.text.startswith("I am not sure which one you mean")
+    assert {c.id for c in reply.choices} >= {"person:xu-xianming", "person:li-jinbao"}
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Qui a parlé de la prééclampsie ?", "talk:talk-preeclampsia"),
+    ("diabète gestationnel", "talk:talk-morocco-high-risk"),
+    ("谁讲了产后出血？", "talk:talk-postpartum-hemorrhage"),
+    ("新生儿复苏", "talk:talk-midwives"),
+    ("من تحدث عن تسمم الحمل؟", "talk:talk-preeclampsia"),
+    ("سكري الحمل", "talk:talk-morocco-high-risk"),
+])
+def test_topics_in_four_languages(ask, text, expected):
+    reply = ask(text)
+    assert reply.intent == "session"
+    assert expected in reply.ids
+
+
+@pytest.mark.parametrize("text,lang", [
+    ("Who is Cai Bin?", "en"), ("Qui est Cai Bin ?", "fr"), ("je cherche une sage-femme", "fr"),
+    ("من هو كاي بين", "ar"), ("蔡斌是谁", "zh"),
+])
+def test_language_is_detected(ask, text, lang):
+    assert ask(text).lang == lang
+
+
+def test_commands(ask):
+    assert ask("/sessions").intent == "session"
+    assert "Refki Ilham" in ask("/speakers").text
+    assert ask("/doctor midwife").ids[-1] == "doctor:dr-refki-ilham"
+    assert ask("/emergency").intent == "emergency"
+    assert ask("/about").intent == "event"
+    assert ask("/start doctors").intent == "doctor"
+    assert ask("/sessions@SummitBot").intent == "session"
+    unknown = ask("/frobnicate")
+    assert unknown.intent == "help" and "/frobnicate" in unknown.text
+
+
+def test_choices_can_be_chosen_and_forged_ids_expire(assistant, ask):
+    reply = ask("find a doctor")
+    picked = assistant.choose(reply.choices[0].id)
+    assert picked.intent == "doctor"
+    for forged in ("person:nobody", "talk:../../etc", "", "x" * 500):
+        stale = assistant.choose(forged)
+        assert stale.intent == "fallback" and stale.text == EXPIRED
+    assert all(len(c.id.encode()) <= 64 for c in reply.choices)
+
+
+def test_huge_and_odd_messages_never_crash(ask):
+    for text in ["", "   ", "\x00\x01", "a" * 100_000, "‏‎​", "<b>x</b>", "' OR 1=1 --",
+                 "Cai Bin " * (MAX_MESSAGE_CHARS // 4)]:
+        reply = ask(text)
+        assert reply.intent in ("help", "fallback", "speaker", "greeting")
+        assert 0.0 <= reply.confidence <= 1.0
+
+
+def test_reply_as_dict_is_the_jsonl_contract(ask):
+    data = ask("Cai Bin").as_dict()
+    assert set(data) == {"intent", "text", "choices", "ids", "confidence", "lang"}
+    assert all(set(c) == {"id", "label"} for c in data["choices"])
