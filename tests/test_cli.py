@@ -40,6 +40,13 @@ def test_ask_jsonl_answers_every_line_in_order(forumbot):
     assert replies[4]["intent"] == "doctor" and "Li Jinbao" in replies[4]["text"]
 
 
+def test_ask_jsonl_keeps_one_line_per_reply_with_unicode_line_separators(forumbot):
+    lines = ["/foo\u2028bar", "/x\u0085y", "Cai\u2029Bin"]
+    proc = run(forumbot, "ask", "--jsonl", stdin="\n".join(lines) + "\n")
+    assert len(proc.stdout.splitlines()) == 3
+    assert [json.loads(x)["intent"] for x in proc.stdout.splitlines()][:2] == ["help", "help"]
+
+
 def test_ask_one_question_with_explain(forumbot):
     proc = run(forumbot, "ask", "--explain", "who is brinni jihan")
     assert proc.returncode == 0

@@ -250,3 +250,71 @@ def test_reply_as_dict_is_the_jsonl_contract(ask):
     data = ask("Cai Bin").as_dict()
     assert set(data) == {"intent", "text", "choices", "ids", "confidence", "lang"}
     assert all(set(c) == {"id", "label"} for c in data["choices"])
+
+
+@pytest.mark.parametrize("text", [
+    "quel temps fait-il demain à Marrakech ?",      # "fait" is French, not a typo of "faint"
+    "I'm sitting in the waiting room, who is Cai Bin?",
+    "the sky is blue today",
+    "how much does a c-section cost",
+])
+def test_ordinary_words_are_not_read_as_urgent_symptoms(ask, text):
+    assert ask(text).intent != "emergency"
+
+
+@pytest.mark.parametrize("text", [
+    "mon bébé devient tout bleu",                  # one word between the words of a term
+    "baby's face is purple",
+    "i am bleeding",
+    "bleding alot after delivery help",
+    "my wife lost consciousness",
+])
+def test_more_ways_to_say_an_emergency(ask, text):
+    assert ask(text).intent == "emergency"
+
+
+@pytest.mark.parametrize("text", [
+    "how much does a c-section cost", "combien coûte une césarienne ?",
+    "phone number of another hospital in Casablanca",
+])
+def test_prices_and_unrelated_contacts_are_out_of_scope(ask, text):
+    assert ask(text).intent == "fallback"
+
+
+def test_a_short_surname_inside_a_long_sentence_is_not_a_name(ask):
+    assert "person:fan-xiaosheng" not in ask("I am a big fan of this forum").ids
+    assert ask("fan").ids[0] == "person:fan-xiaosheng"
+
+
+def test_a_typo_in_a_short_syllable_of_a_name(ask):
+    assert ask("who is quin jing").ids[0] == "person:qin-jing"
+
+
+def test_questions_made_only_of_common_words(ask):
+    assert ask("what can you do?").intent == "help"
+    assert ask("who are you").intent == "help"
+
+
+def test_contact_question_about_a_named_doctor_says_it_is_not_given(ask):
+    reply = ask("What is Dr Cai Bin's phone number?")
+    assert reply.intent == "doctor"
+    assert "not given in the forum article" in reply.text
+
+
+def test_the_source_article_link_comes_from_the_knowledge(ask, knowledge):
+    reply = ask("where can I read the original article?")
+    assert reply.intent == "event" and knowledge.event.source_url in reply.text
+
+
+def test_pasted_markup_is_ignored(ask):
+    assert ask("<b>hello</b>").intent == "greeting"
+
+
+def test_a_repeated_question_is_still_understood(ask):
+    assert ask("who is cai bin " * 50).ids[0] == "person:cai-bin"
+
+
+def test_doctor_command_with_nothing_known_lists_the_specialties(ask):
+    reply = ask("/doctor xyz")
+    assert reply.intent == "doctor" and "no specialty or condition" in reply.text
+    assert {c.id for c in reply.choices} >= {"specialty:midwifery"}

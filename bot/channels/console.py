@@ -16,6 +16,7 @@ from bot.core.types import Message, Reply
 
 HISTORY = Path.home() / ".forumbot_history"
 QUIT = {"/quit", "/exit", "quit", "exit"}
+LINE_SEPARATORS = {ord(c): f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"}
 
 
 def format_reply(reply: Reply, explain: bool = False) -> str:
@@ -46,7 +47,8 @@ def reply_json(assistant: Assistant, line: str) -> str:
     reply = assistant.reply(Message(line))
     data = reply.as_dict()
     data["latency_ms"] = round((time.perf_counter() - started) * 1000, 3)
-    return json.dumps(data, ensure_ascii=False)
+    # Line separators that readers split lines on must not appear raw inside one line.
+    return json.dumps(data, ensure_ascii=False).translate(LINE_SEPARATORS)
 
 
 def run_jsonl(assistant: Assistant, stdin: TextIO, stdout: TextIO) -> int:

@@ -1,9 +1,10 @@
 """Urgent-symptom detection, decided before any search.
 
 Rules, numbers and cue words come from ``knowledge/emergency.yaml``. A rule fires when each
-of its groups has a term in the message. Word terms match whole words in sequence, allowing
-one typo in words of five letters or more ("bleding", "siezure"); Chinese terms match
-anywhere. A message that fires a rule is an emergency unless it is a question about the
+of its groups has a term in the message. Word terms match whole words in sequence (one
+extra word may stand between two words of a term), allowing one typo in words of five
+letters or more that are not known words themselves ("bleding", "siezure"); Chinese terms
+match anywhere. A message that fires a rule is an emergency unless it is a question about the
 programme (a programme cue or a named speaker) with nothing personal in it ("I", "my wife",
 "right now"): "what did Cai Bin say about heavy bleeding?" is not an emergency.
 """
@@ -35,22 +36,40 @@ class _Terms:
             else:
                 self.words.append(tuple(u))
 
-    def found(self, units: Units, han_text: str) -> bool:
+    def found(self, units: Units, han_text: str, known: frozenset[str] = frozenset()) -> bool:
+        """True when a term occurs: Chinese anywhere; words in order, with at most one
+        extra word between two words of a term ("devient tout bleu")."""
         if any(t in han_text for t in self.han):
             return True
-        n = len(units)
         for term in self.words:
-            k = len(term)
-            for i in range(n - k + 1):
-                if all(_same(units[i + j], term[j]) for j in range(k)):
-                    return True
+            if _sequence(units, term, known):
+                return True
         return False
 
 
-def _same(word: str, term: str) -> bool:
+def _sequence(units: Units, term: tuple[str, ...], known: frozenset[str]) -> bool:
+    for start in range(len(units)):
+        if not _same(units[start], term[0], known):
+            continue
+        i = start
+        for word in term[1:]:
+            if i + 1 < len(units) and _same(units[i + 1], word, known):
+                i += 1
+            elif i + 2 < len(units) and _same(units[i + 2], word, known):
+                i += 2
+            else:
+                break
+        else:
+            return True
+    return False
+
+
+def _same(word: str, term: str, known: frozenset[str]) -> bool:
+    """Equal, or one typo apart when both have five letters or more and the message word
+    is not itself a known word ("fait" is French, not a typo of "faint")."""
     if word == term:
         return True
-    if len(term) < 5 or abs(len(word) - len(term)) > 1:
+    if len(term) < 5 or len(word) < 5 or abs(len(word) - len(term)) > 1 or word in known:
         return False
     return Levenshtein.distance(word, term, score_cutoff=1) <= 1
 
@@ -61,13 +80,16 @@ class EmergencyDetector:
     Args:
         emergency: the validated ``emergency`` section of the knowledge.
         units: the tokenizer used by the match index (so spelling variants agree).
+        known: words of the knowledge and stopwords, never read as a typo of a term.
     """
 
-    def __init__(self, emergency: Emergency, units: Callable[[str], Units]):
+    def __init__(self, emergency: Emergency, units: Callable[[str], Units],
+                 known: frozenset[str] = frozenset()):
         self.rules = [(rule.id, [_Terms(group, units) for group in rule.all])
                       for rule in emergency.rules]
         self.programme = _Terms(emergency.programme_cues, units)
         self.personal = _Terms(emergency.personal_cues, units)
+        self.known = known
 
     def check(self, units: Units, names_a_speaker: bool = False) -> str | None:
         """Return the id of the first rule that fires, or None.
@@ -80,7 +102,7 @@ class EmergencyDetector:
         """
         han_text = "".join(u if is_han(u[0]) else "\0" for u in units)
         fired = next((rid for rid, groups in self.rules
-                      if all(g.found(units, han_text) for g in groups)), None)
+                      if all(g.found(units, han_text, self.known) for g in groups)), None)
         if fired is None:
             return None
         about_programme = names_a_speaker or self.programme.found(units, han_text)

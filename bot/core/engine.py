@@ -15,6 +15,7 @@ Order of decisions, and why:
 """
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 
 from bot.knowledge.models import Doctor, Knowledge, Topic
@@ -32,10 +33,11 @@ AMBIGUITY_MARGIN = 0.05    # two entries closer than this on the same words: ask
 MAX_PEOPLE = 3
 MAX_CHOICES = 4
 EXPIRED = "That option has expired. Please ask your question again."
+HTML_TAG = re.compile(r"</?[a-zA-Z][^<>]{0,40}>")  # pasted markup, e.g. "<b>hi</b>"
 
 LISTS = {"list:sessions": "Programme", "list:speakers": "Speakers",
          "list:doctors": "Find a doctor", "help": "Help"}
-SMALLTALK = {"greeting": "greeting", "help": "help", "thanks": "smalltalk"}
+SMALLTALK = {"greeting": "greeting", "help": "help", "about": "help", "thanks": "smalltalk"}
 
 
 class Assistant:
@@ -49,7 +51,8 @@ class Assistant:
     def __init__(self, knowledge: Knowledge):
         self.k = knowledge
         self.index = build_index(knowledge)
-        self.detector = EmergencyDetector(knowledge.emergency, self.index.units)
+        self.detector = EmergencyDetector(knowledge.emergency, self.index.units,
+                                          self.index.known_words)
         self.language = LanguageDetector(knowledge.vocabulary.stopwords)
         self._topic_talks = _coverage(knowledge, [(t, t.topics) for t in knowledge.talks])
         self._topic_doctors = _coverage(knowledge, [(d, d.conditions) for d in knowledge.doctors])
@@ -63,7 +66,7 @@ class Assistant:
         Returns:
             a :class:`Reply`; never raises for any text.
         """
-        text = message.text[:MAX_MESSAGE_CHARS]
+        text = HTML_TAG.sub(" ", message.text[:MAX_MESSAGE_CHARS])
         lang = message.lang or self.language.detect(text)
         stripped = text.strip()
         if not stripped:
@@ -122,7 +125,9 @@ class Assistant:
             if found:
                 return self._doctors([m for m in found if m.kind == "specialty"],
                                      [m for m in found if m.kind == "topic"], lang, 1.0)
-            return self._answer(analysis, lang)
+            return self._reply("doctor", "I found no specialty or condition matching that.\n"
+                               + render.directory_overview(self.k), lang, confidence=0.0,
+                               choices=self._list("list:doctors", lang).choices)
         if name == "emergency":
             return self._emergency(lang, "asked")
         if name == "about":
@@ -133,7 +138,8 @@ class Assistant:
                   "doctor": "list:doctors", "doctors": "list:doctors", "help": "help"}.get(name)
         if target:
             return self._list(target, lang)
-        return self._reply("help", f"I do not know the command /{name[:32]}.\n"
+        shown = "".join(ch for ch in name[:32] if ch.isalnum() or ch in "_-")
+        return self._reply("help", f"I do not know the command /{shown}.\n"
                            + render.help_text(self.k), lang, choices=_list_choices())
 
     def _emergency(self, lang: str, rule: str) -> Reply:
@@ -142,7 +148,7 @@ class Assistant:
 
     def _smalltalk(self, a: Analysis, lang: str) -> Reply | None:
         """A message wholly made of greeting, help or thanks words, matched exactly."""
-        kinds = [c for c in ("greeting", "help", "thanks") if c in a.cues and
+        kinds = [c for c in ("greeting", "help", "about", "thanks") if c in a.cues and
                  a.cues[c].score == 1.0]
         if not kinds:
             return None
@@ -150,7 +156,8 @@ class Assistant:
         if not a.content <= covered:
             return None
         kind = kinds[0]
-        text = {"greeting": render.greeting, "help": render.help_text}.get(kind)
+        text = {"greeting": render.greeting, "help": render.help_text,
+                "about": render.help_text}.get(kind)
         body = text(self.k) if text else render.thanks()
         return self._reply(SMALLTALK[kind], body, lang, choices=_list_choices())
 
@@ -162,6 +169,15 @@ class Assistant:
         people, specialties, topics = kinds["person"], kinds["specialty"], kinds["topic"]
         talks, facts = kinds["talk"], kinds["fact"]
         doctor_cue = "doctor" in cues
+        if "offtopic" in cues and not people:
+            return self._ask(a, [], lang, 0.0)  # prices, weather: not this bot's to answer
+        if people and all(m.description for m in people):
+            # a role that only resembles the message gives way to a better entry that
+            # explains other words ("president of hassan 2 hospital" is the hospital fact)
+            words = frozenset().union(*(m.positions for m in people))
+            best = max(m.score for m in people)
+            if any(m.score > best and not m.positions <= words for m in [*facts, *topics]):
+                people = []
         if people:
             used = _ambiguous_or_best(people)
             conf = self._confidence(a, used)
@@ -184,10 +200,12 @@ class Assistant:
         if facts:
             best = _ambiguous_or_best(facts)
             return self._checked(a, best, lang, "event")
+        named = max((m.score for m in kinds["event"]), default=0.0)
         for cue, target in (("doctor", "list:doctors"), ("speakers", "list:speakers"),
                             ("sessions", "list:sessions")):
-            if cue in cues:
-                conf = self._confidence(a, [cues[cue]])
+            if cue in cues and cues[cue].score >= named:
+                # a cue names no entry: every other word must be explained too
+                conf = round(cues[cue].score * a.explained([cues[cue]]), 4)
                 if conf < ANSWER_MIN:
                     return self._ask(a, [], lang, conf)
                 return self._list(target, lang, conf)

@@ -26,6 +26,10 @@ def alias_triples(k: Knowledge) -> Iterator[tuple[str, str, bool]]:
         key = f"person:{person.id}"
         for alias in (person.name, *person.aliases):
             yield key, alias, False
+            words = alias.split()
+            if 2 <= len(words) <= 3 and alias.isascii():
+                # "qinjing": a typo in a short syllable ("quin jing") still reaches the name
+                yield key, "".join(words), False
         described = " ".join(x for x in (person.role, person.institution) if x)
         if described:
             yield key, described, True

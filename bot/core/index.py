@@ -30,8 +30,9 @@ DESCRIPTION_MIN = 0.60   # share of the message's content words a description mu
 DESCRIPTION_FACTOR = 0.8  # a description match is never as sure as a name
 SUBSUME_MARGIN = 0.10
 FREQUENT_DF = 2000       # tokens in more aliases than this do not generate candidates
-FUZZY_MIN_LEN = 4
-FUZZY_MIN_SIM = 0.75
+FUZZY_MIN_LEN = 5          # shorter words are matched exactly ("cost" is not "host")
+FUZZY_MIN_SIM = 0.8
+SHORT_ALIAS = 3            # a one-word alias this short ("Fan", "Li") needs a short message
 LOOKUP_CACHE = 50_000     # distinct message tokens remembered
 
 
@@ -96,7 +97,8 @@ class Analysis:
         covered = set()
         for m in [*used, *self.cues.values()]:
             covered |= m.positions
-        return len(self.content & covered) / len(self.content)
+        words = {self.units[i] for i in covered}  # a repeated word is explained everywhere
+        return sum(1 for i in self.content if self.units[i] in words) / len(self.content)
 
 
 def _deletes(word: str, distance: int) -> set[str]:
@@ -164,8 +166,14 @@ class MatchIndex:
         raw: list[tuple[str, str, list[str], bool]] = []
         df: dict[str, int] = defaultdict(int)
         seen: set[tuple[str, tuple[str, ...], bool]] = set()
+        self.phrases: list[tuple[str, str, tuple[str, ...]]] = []
         for key, text, description in aliases:
-            toks = alias_tokens(self.units(text), self.stopwords)
+            units = self.units(text)
+            if units and all(u in self.stopwords for u in units):
+                # "who are you": only stopwords, so matched as a whole phrase
+                self.phrases.append((key, text, tuple(units)))
+                continue
+            toks = alias_tokens(units, self.stopwords)
             if not toks or (key, tuple(toks), description) in seen:
                 continue
             seen.add((key, tuple(toks), description))
@@ -191,6 +199,7 @@ class MatchIndex:
                     self.deletes[variant].append(token)
         self.deletes = dict(self.deletes)
         self._lookups: dict[str, list[tuple[str, float]]] = {}
+        self.known_words = frozenset(self.postings) | self.stopwords
 
     # -- message side -------------------------------------------------------------------
     def units(self, text: str) -> list[str]:
@@ -223,11 +232,21 @@ class MatchIndex:
                 elif not prev:
                     yield units[i], frozenset((i,))
 
+    def _phrases(self, units: list[str]) -> list[Mention]:
+        found = []
+        for key, text, words in self.phrases:
+            k = len(words)
+            for i in range(len(units) - k + 1):
+                if tuple(units[i:i + k]) == words:
+                    found.append(Mention(key, text, 1.0, frozenset(range(i, i + k))))
+                    break
+        return found
+
     def lookup(self, token: str) -> list[tuple[str, float]]:
         """Return vocabulary tokens equal or close to ``token`` with a similarity in 0..1.
 
         The token itself when in the vocabulary (1.0), and tokens within 1 edit (2 from 8
-        characters up) whose normalised similarity is at least 0.75: aliases may hold
+        characters up) whose normalised similarity is at least 0.8: aliases may hold
         misspellings, so a correct spelling must still reach them and the reverse.
         Results are cached per token (the cache is emptied when full).
         """
@@ -235,8 +254,7 @@ class MatchIndex:
         if cached is not None:
             return cached
         found = [(token, 1.0)] if token in self.postings else []
-        # A known short word is taken as written: "help" must not become "held".
-        d = 0 if found and len(token) < 5 else _max_distance(token)
+        d = _max_distance(token)
         candidates: set[str] = set()
         for variant in _deletes(token, d) if d else ():
             candidates.update(self.deletes.get(variant, ()))
@@ -263,7 +281,8 @@ class MatchIndex:
                 old = best.get(vocab)
                 if old is None or sim > old[0]:
                     best[vocab] = (sim, positions)
-        if not best:
+        phrases = self._phrases(units)
+        if not best and not phrases:
             return analysis
         acc: dict[int, float] = defaultdict(float)
         frequent = []
@@ -289,8 +308,20 @@ class MatchIndex:
             score = total / rec.total
             mention = Mention(rec.key, rec.text, round(score, 4), positions)
             target = scored if score >= MENTION_MIN else near if score >= NEAR_MIN else None
-            if target is not None and _better(mention, target.get(rec.key)):
+            if (target is scored and len(rec.tokens) == 1 and len(rec.tokens[0]) <= SHORT_ALIAS
+                    and len(content) > 2 and not is_han(rec.tokens[0][0])):
+                target = near  # "I am a big fan of this forum" is not about Fan Xiaosheng
+            if target is scored and rec.key.startswith("cue:") and rec.key in scored:
+                # a cue is one thing however many of its words are used ("doctor directory")
+                old = scored[rec.key]
+                top = max(old, mention, key=lambda m: m.score)
+                scored[rec.key] = Mention(rec.key, top.alias, top.score,
+                                          old.positions | mention.positions)
+            elif target is not None and _better(mention, target.get(rec.key)):
                 target[rec.key] = mention
+        for m in phrases:
+            if _better(m, scored.get(m.key)):
+                scored[m.key] = m
         cues = {k.split(":", 1)[1]: m for k, m in scored.items() if k.startswith("cue:")}
         analysis.cues = cues
         cue_positions = frozenset().union(*(m.positions for m in cues.values()))

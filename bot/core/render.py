@@ -73,7 +73,8 @@ def person_card(k: Knowledge, person: Person) -> str:
         lines.append(person.at_forum)
     doctor = k.doctor_for(person.id)
     if doctor:
-        lines.append("Find a Doctor: listed under " + specialties(k, doctor) + ".")
+        contact = "" if doctor.telecom else f" Contact details and hours: {NOT_GIVEN}."
+        lines.append("Find a Doctor: listed under " + specialties(k, doctor) + "." + contact)
     return "\n".join(lines)
 
 
@@ -163,6 +164,9 @@ def fact(k: Knowledge, item: Fact) -> str:
     """Return a fact's answer (from its text or the event field it names)."""
     if item.answer_from == "date" or item.answer_from == "start_time":
         return date_sentence(k.event)
+    if item.answer_from == "source_url":
+        return (f"The source is the article \"{k.event.name}\": {k.event.source_url}"
+                if k.event.source_url else "The knowledge gives no link to the source article.")
     if item.answer_from == "location":
         return (f"The forum took place at {k.event.location}." if k.event.location else
                 f"The forum was held {k.event.format}; no venue is given in the article.")

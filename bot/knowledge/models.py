@@ -69,7 +69,7 @@ class Fact(Entry):
     label: Text
     aliases: list[AliasText] = Field(min_length=1)
     answer: Text | None = None
-    answer_from: Literal["date", "start_time", "location"] | None = None
+    answer_from: Literal["date", "start_time", "location", "source_url"] | None = None
     people: list[EntryId] = []
 
     @field_validator("answer_from")
@@ -201,13 +201,14 @@ class Vocabulary(Entry):
     ``variants`` maps each group of spellings onto its first member before matching
     (settat, sedat, saidat). ``cues`` name words that steer the intent without naming an
     entry: ``doctor`` (find a doctor), ``speakers`` and ``sessions`` (list them), and
-    ``greeting``, ``help``, ``thanks`` (whole-message small talk).
+    ``greeting``, ``help``, ``thanks`` (whole-message small talk), ``offtopic`` (prices,
+    weather: questions this bot must not answer even when they name a topic).
     """
 
     stopwords: dict[Lang, list[AliasText]] = {}
     variants: list[list[AliasText]] = []
-    cues: dict[Literal["doctor", "speakers", "sessions", "greeting", "help", "thanks", "about"],
-               list[AliasText]] = {}
+    cues: dict[Literal["doctor", "speakers", "sessions", "greeting", "help", "thanks", "about",
+                       "offtopic"], list[AliasText]] = {}
 
 
 class Knowledge(BaseModel):
