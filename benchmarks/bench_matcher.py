@@ -26,16 +26,22 @@ Then, for the assistant (``bot.core.engine.Assistant``) and for the naive baseli
    50 messages, with the garbage collector left on;
 3. accuracy: share of messages whose reply is about the intended entry (its key is in
    ``reply.ids``; baseline: the key of the best-scoring alias is the intended key);
-4. memory: tracemalloc peak during one extra build (tracemalloc slows the build down, so it is
-   not the timed one), and the process's max RSS (``resource.getrusage``) after each stage;
+4. memory: "tracemalloc" is the peak allocated during one extra build, made after the
+   latency loop (tracemalloc slows the build and its own traces inflate the RSS, so it is
+   neither the timed build nor before the RSS readings); "+RSS" is the resident memory the
+   first build added (VmRSS after minus before); "maxRSS" is the process's max RSS
+   (``resource.getrusage``) after that matcher's timed loop (a high-water mark of the whole
+   run so far, so a baseline's figure includes the assistant measured before it);
 5. baselines: ``extractOne(message, aliases)`` with rapidfuzz's defaults (scorer WRatio, no
    processor: rapidfuzz 3 does not lowercase or strip punctuation by default), and the same
    with ``rapidfuzz.utils.default_process`` applied to the message and to every alias (the
    aliases are processed once, at build time, which gives the same matches as passing
    ``processor=default_process`` but without re-processing every alias on every call). The
-   aliases are every non-description alias of every entry (names, aliases, topic and
-   specialty names, talk aliases; not cue words, not roles or talk titles); when several
-   entries share an alias text, the first one listed wins. When the baseline would take
+   aliases are every non-description alias of every entry from ``alias_triples`` (names,
+   aliases, topic and specialty names, talk aliases; not cue words, not roles or talk
+   titles), minus the space-less copies of names that ``alias_triples`` derives for the
+   index ("WangLihua"; ``--baseline-keep-joined`` keeps them); when several entries share
+   an alias text, the first one listed wins. When the baseline would take
    longer than ``--baseline-budget`` seconds, it is measured on a random subset of
    ``--baseline-sample`` messages, and the output says so (the assistant's accuracy on the
    same subset is printed next to it for a paired comparison);
@@ -46,19 +52,26 @@ Then, for the assistant (``bot.core.engine.Assistant``) and for the naive baseli
 How to read it: "acc" is the share of messages answered about the right entry; the
 breakdown lines show where the misses are (by typo kind, swapped names, names containing a
 stopword such as the surnames "He", "Ma", "Du" or the given name "Said"), and a few misses
-are listed with the reply's intent and ids. Progress goes to stderr; ``--json`` prints one
-JSON document on stdout instead of the tables.
+are listed with the reply's intent and ids. The "gc" line counts the garbage collections
+(and their pauses) during the assistant's timed loop, so a "max" caused by a full
+collection is visible; the slowest messages are listed too. The first line names the code
+measured (git commit and a hash of bot/ and knowledge/, since the tree changes while people
+work) and the load average: on a shared 2-core machine latencies move by tens of percent
+with the load, so compare runs made under similar load. Progress goes to stderr; ``--json``
+prints one JSON document on stdout instead of the tables.
 """
 from __future__ import annotations
 
 import argparse
 import gc
+import hashlib
 import json
 import os
 import platform
 import random
 import resource
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -197,6 +210,7 @@ class RunResult:
     build_s: float
     build_runs_s: list[float]
     tracemalloc_peak_mib: float
+    rss_growth_mib: float
     messages: int
     subset: bool
     p50_ms: float
@@ -207,7 +221,7 @@ class RunResult:
     breakdown: dict = field(default_factory=dict)
     misses: list = field(default_factory=list)
     paired_assistant_accuracy: float | None = None
-    rss_mib_after: float = 0.0
+    max_rss_mib: float = 0.0
     gc: dict = field(default_factory=dict)
     slowest: list = field(default_factory=list)
 
@@ -420,6 +434,22 @@ def generate_messages(targets: Targets, n: int, seed: int, stopwords: set[str]
 # --------------------------------------------------------------------------------------------
 # Measurement
 # --------------------------------------------------------------------------------------------
+def code_version() -> dict:
+    """Identify the code and knowledge measured (the tree changes while people work): the
+    git commit (read-only ``git rev-parse``) and a SHA-256 over bot/**/*.py and the bundled
+    knowledge files, so two runs can be told apart."""
+    digest = hashlib.sha256()
+    files = sorted((ROOT / "bot").rglob("*.py")) + sorted((ROOT / "knowledge").glob("*.y*ml"))
+    for f in files:
+        digest.update(str(f.relative_to(ROOT)).encode() + b"\0" + f.read_bytes())
+    try:
+        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return {"commit": commit or "unknown", "tree_sha256": digest.hexdigest()[:12]}
+
+
 def max_rss_mib() -> float:
     """Process max resident set size so far, MiB (ru_maxrss is KiB on Linux)."""
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -434,19 +464,44 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[int(rank) - 1]
 
 
-def timed_builds(build, repeats: int = BUILD_REPEATS):
-    """Call ``build()`` ``repeats`` times, then once more under tracemalloc.
+def rss_now_mib() -> float:
+    """Current resident set size, MiB (Linux /proc; 0.0 elsewhere)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
-    Returns (last built object, list of build seconds, tracemalloc peak MiB of the extra
-    build). The object of the traced build is dropped before the timed ones are kept.
+
+def timed_builds(build, repeats: int = BUILD_REPEATS):
+    """Call ``build()`` ``repeats`` times (only one built object alive at a time).
+
+    Returns (last built object, list of build seconds, MiB of resident memory the first
+    build added: RSS after it minus RSS before it; later builds reuse the memory freed by
+    the previous one, so only the first tells).
     """
-    times, obj = [], None
-    for _ in range(repeats):
+    times, obj, grew = [], None, 0.0
+    for i in range(repeats):
         obj = None
         gc.collect()
+        before = rss_now_mib()
         t0 = time.perf_counter()
         obj = build()
         times.append(time.perf_counter() - t0)
+        if i == 0:
+            grew = rss_now_mib() - before
+    return obj, times, grew
+
+
+def traced_peak(build) -> float:
+    """Peak MiB allocated (tracemalloc) while running ``build()`` once more.
+
+    Done after the timed runs and the latency loop: tracemalloc slows the build and keeps a
+    trace per allocation, which would inflate the process's max RSS read after it.
+    """
     gc.collect()
     tracemalloc.start()
     tracemalloc.reset_peak()
@@ -455,7 +510,7 @@ def timed_builds(build, repeats: int = BUILD_REPEATS):
     tracemalloc.stop()
     del traced
     gc.collect()
-    return obj, times, peak / MiB
+    return peak / MiB
 
 
 class GcWatch:
@@ -519,7 +574,7 @@ def breakdown(messages: list[TestMessage], correct: list[bool]) -> dict:
     return {k: {"accuracy": round(v[0] / v[1], 4), "n": v[1]} for k, v in sorted(groups.items())}
 
 
-def summarize(name, build_runs, peak, messages, times_ns, correct, details, subset,
+def summarize(name, build_runs, grew, messages, times_ns, correct, details, subset,
               gc_summary, paired=None) -> RunResult:
     """Turn raw timings and correctness flags into a RunResult."""
     ms = sorted(t / 1e6 for t in times_ns)
@@ -530,17 +585,23 @@ def summarize(name, build_runs, peak, messages, times_ns, correct, details, subs
         gc=gc_summary,
         slowest=[{"text": messages[i].text, "ms": round(times_ns[i] / 1e6, 3)} for i in slow],
         name=name, build_s=statistics.median(build_runs), build_runs_s=build_runs,
-        tracemalloc_peak_mib=round(peak, 2), messages=len(messages), subset=subset,
+        tracemalloc_peak_mib=0.0, rss_growth_mib=round(grew, 1), messages=len(messages),
+        subset=subset,
         p50_ms=percentile(ms, 50), p99_ms=percentile(ms, 99), max_ms=ms[-1] if ms else 0.0,
         mean_ms=statistics.fmean(ms) if ms else 0.0,
         accuracy=sum(correct) / len(correct) if correct else 0.0,
         breakdown=breakdown(messages, correct), misses=misses,
-        paired_assistant_accuracy=paired, rss_mib_after=round(max_rss_mib(), 1))
+        paired_assistant_accuracy=paired, max_rss_mib=round(max_rss_mib(), 1))
 
 
 def run_assistant(k: Knowledge, messages: list[TestMessage], warmup: list[TestMessage]):
-    """Build the Assistant (timed) and answer every message (timed)."""
-    assistant, runs, peak = timed_builds(lambda: Assistant(k))
+    """Build the Assistant (timed), answer every message (timed), then measure one more
+    build under tracemalloc. Returns (result, per-message correctness, index sizes)."""
+    assistant, runs, grew = timed_builds(lambda: Assistant(k))
+    index = assistant.index
+    sizes = {"index_records": len(getattr(index, "records", ())),
+             "index_tokens": len(getattr(index, "postings", ())),
+             "delete_variants": len(getattr(index, "deletes", ()))}
 
     def ask(m: TestMessage):
         return assistant.reply(Message(m.text))
@@ -549,18 +610,41 @@ def run_assistant(k: Knowledge, messages: list[TestMessage], warmup: list[TestMe
     correct = [m.key in r.ids for m, r in zip(messages, replies)]
     details = [{"intent": r.intent, "ids": list(r.ids[:4]), "confidence": r.confidence}
                for r in replies]
-    result = summarize("assistant", runs, peak, messages, times, correct, details, False, gcs)
-    return assistant, result, correct
+    result = summarize("assistant", runs, grew, messages, times, correct, details, False, gcs)
+    del assistant, index, ask
+    result.tracemalloc_peak_mib = round(traced_peak(lambda: Assistant(k)), 2)
+    return result, correct, sizes
+
+
+def baseline_aliases(k: Knowledge, keep_joined: bool = False) -> tuple[list[tuple[str, str]], int]:
+    """Return the baseline's (alias text, key) pairs and how many derived forms were skipped.
+
+    Every non-description alias of every entry from ``alias_triples`` (cue words are not
+    entries). Unless ``keep_joined``, an alias that is only another alias of the same entry
+    written without spaces ("WangLihua", which ``alias_triples`` derives for the index's
+    typo tolerance) is skipped: it is not an alias a naive matcher would be given.
+    """
+    pairs: list[tuple[str, str]] = []
+    written: dict[str, set[str]] = defaultdict(set)
+    skipped = 0
+    for key, text, description in alias_triples(k):
+        if description or key.startswith("cue:"):
+            continue
+        if not keep_joined and " " not in text and text in written[key]:
+            skipped += 1
+            continue
+        written[key].add("".join(text.split()))
+        pairs.append((text, key))
+    return pairs, skipped
 
 
 class NaiveMatcher:
     """The baseline: one ``rapidfuzz.process.extractOne`` over every non-description alias
-    of every entry (cue words excluded), the matched alias mapped back to its entry key."""
+    of every entry (see :func:`baseline_aliases`), the matched alias mapped back to its key."""
 
-    def __init__(self, k: Knowledge, processed: bool):
+    def __init__(self, k: Knowledge, processed: bool, keep_joined: bool = False):
         self.processed = processed
-        pairs = [(text, key) for key, text, description in alias_triples(k)
-                 if not description and not key.startswith("cue:")]
+        pairs, self.skipped = baseline_aliases(k, keep_joined)
         self.keys = [key for _, key in pairs]
         texts = [text for text, _ in pairs]
         self.choices = [default_process(t) for t in texts] if processed else texts
@@ -575,12 +659,13 @@ class NaiveMatcher:
 
 
 def run_baseline(k: Knowledge, processed: bool, messages: list[TestMessage],
-                 warmup: list[TestMessage], assistant_correct: list[bool], budget_s: float,
-                 sample: int, seed: int) -> RunResult:
-    """Measure one baseline variant; on a random subset of messages when the whole set would
-    take longer than ``budget_s`` seconds."""
+                 warmup: list[TestMessage], assistant_correct: list[bool], args) -> RunResult:
+    """Measure one baseline variant; on a random subset of ``args.baseline_sample`` messages
+    when the whole set would take longer than ``args.baseline_budget`` seconds."""
+    budget_s, sample, seed = args.baseline_budget, args.baseline_sample, args.seed
     name = "baseline WRatio+default_process" if processed else "baseline WRatio (defaults)"
-    matcher, runs, peak = timed_builds(lambda: NaiveMatcher(k, processed))
+    matcher, runs, grew = timed_builds(
+        lambda: NaiveMatcher(k, processed, args.baseline_keep_joined))
     probe = messages[:10]
     t0 = time.perf_counter()
     for m in probe:
@@ -598,7 +683,10 @@ def run_baseline(k: Knowledge, processed: bool, messages: list[TestMessage],
     paired = None
     if subset:
         paired = sum(assistant_correct[i] for i in indexes) / len(indexes)
-    result = summarize(name, runs, peak, chosen, times, correct, details, subset, gcs, paired)
+    result = summarize(name, runs, grew, chosen, times, correct, details, subset, gcs, paired)
+    del matcher
+    result.tracemalloc_peak_mib = round(traced_peak(
+        lambda: NaiveMatcher(k, processed, args.baseline_keep_joined)), 2)
     result.breakdown["warmup_messages"] = len(warmup)
     return result
 
@@ -611,30 +699,25 @@ def bench_kb(label: str, k: Knowledge, targets: Targets, args, log) -> dict:
     log(f"[{label}] {len(k.people)} people, {len(k.talks)} talks, {len(k.doctors)} doctors; "
         f"{len(messages)} messages")
     t0 = time.perf_counter()
-    assistant, a_res, a_correct = run_assistant(k, messages, warmup)
+    a_res, a_correct, sizes = run_assistant(k, messages, warmup)
     log(f"[{label}] assistant done in {time.perf_counter() - t0:.1f}s")
     results = [a_res]
     for processed in (False, True):
         t0 = time.perf_counter()
-        results.append(run_baseline(k, processed, messages, warmup, a_correct,
-                                    args.baseline_budget, args.baseline_sample, args.seed))
+        results.append(run_baseline(k, processed, messages, warmup, a_correct, args))
         log(f"[{label}] {results[-1].name} done in {time.perf_counter() - t0:.1f}s")
-    base = NaiveMatcher(k, False)
+    base = NaiveMatcher(k, False, args.baseline_keep_joined)
     counts = Counter(m.kind for m in messages)
     info = {
         "label": label, "people": len(k.people), "talks": len(k.talks),
-        "doctors": len(k.doctors), "index_records": len(assistant.index.records),
-        "index_tokens": len(assistant.index.postings),
-        "delete_variants": len(assistant.index.deletes),
-        "baseline_aliases": len(base.choices),
+        "doctors": len(k.doctors), **sizes,
+        "baseline_aliases": len(base.choices), "baseline_skipped_joined": base.skipped,
         "messages": len(messages), "person_messages": counts["person"],
         "talk_messages": counts["talk"],
         "typo_messages": sum(m.typo is not None for m in messages),
         "swapped_messages": sum(m.swapped for m in messages),
         "results": [asdict(r) for r in results],
     }
-    del assistant
-    gc.collect()
     return info
 
 
@@ -678,17 +761,19 @@ def print_kb(info: dict) -> None:
     print(f"\n[{info['label']}] {info['people']} people, {info['talks']} talks, "
           f"{info['doctors']} doctors | index: {info['index_records']} alias records, "
           f"{info['index_tokens']} tokens, {info['delete_variants']} delete variants | "
-          f"baseline: {info['baseline_aliases']} aliases")
+          f"baseline: {info['baseline_aliases']} aliases"
+          + (f" ({info['baseline_skipped_joined']} space-less derived forms skipped)"
+             if info["baseline_skipped_joined"] else ""))
     print(f"  messages: {info['messages']} ({info['person_messages']} about people, "
           f"{info['talk_messages']} about talks; {info['typo_messages']} with a typo, "
           f"{info['swapped_messages']} with swapped name order)")
-    print(f"  {'matcher':34} {'build s':>8} {'tmalloc MiB':>11} {'msgs':>5} {'p50 ms':>8} "
-          f"{'p99 ms':>8} {'max ms':>8} {'mean ms':>8} {'acc':>7}")
+    print(f"  {'matcher':32} {'build s':>8} {'tracemalloc':>11} {'+RSS':>7} {'maxRSS':>7} "
+          f"{'msgs':>5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'mean ms':>8} {'acc':>6}")
     for r in info["results"]:
         msgs = f"{r['messages']}{'*' if r['subset'] else ''}"
-        print(f"  {r['name']:34} {r['build_s']:8.4f} {r['tracemalloc_peak_mib']:11.2f} "
-              f"{msgs:>5} {r['p50_ms']:8.3f} {r['p99_ms']:8.3f} {r['max_ms']:8.3f} "
-              f"{r['mean_ms']:8.3f} {r['accuracy']:7.1%}")
+        print(f"  {r['name']:32} {r['build_s']:8.4f} {r['tracemalloc_peak_mib']:7.1f} MiB "
+              f"{r['rss_growth_mib']:7.1f} {r['max_rss_mib']:7.0f} {msgs:>5} {r['p50_ms']:8.3f} "
+              f"{r['p99_ms']:8.3f} {r['max_ms']:8.3f} {r['mean_ms']:8.3f} {r['accuracy']:6.1%}")
     a = info["results"][0]
     for r in info["results"][1:]:
         note = ""
@@ -697,8 +782,6 @@ def print_kb(info: dict) -> None:
                     f"assistant accuracy on the same subset: {r['paired_assistant_accuracy']:.1%}")
         print(f"  {r['name']}: p50 ratio {r['p50_ms'] / a['p50_ms']:.1f}x, "
               f"p99 ratio {r['p99_ms'] / a['p99_ms']:.1f}x{note}")
-    print(f"  max RSS after: assistant {a['rss_mib_after']:.0f} MiB, baselines "
-          f"{info['results'][-1]['rss_mib_after']:.0f} MiB")
     g = a["gc"]
     print("  assistant timed loop, gc: " + ", ".join(
         f"{gen} {v['n']}x (total {v['total_ms']:.1f} ms, max {v['max_ms']:.1f} ms)"
@@ -738,6 +821,9 @@ def main(argv: list[str] | None = None) -> int:
                              "on a subset (default 40)")
     parser.add_argument("--baseline-sample", type=int, default=300,
                         help="subset size when over budget (default 300)")
+    parser.add_argument("--baseline-keep-joined", action="store_true",
+                        help="keep the space-less name forms alias_triples derives "
+                             "(\"WangLihua\") in the baseline's alias list")
     args = parser.parse_args(argv)
     if args.talks and not args.doctors:
         parser.error("--talks needs --doctors > 0 (talks are given by generated people)")
@@ -746,6 +832,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  .. {msg}", file=sys.stderr, flush=True)
 
     started = time.perf_counter()
+    version = code_version()
+    load_start = os.getloadavg()[0]
     base = load_knowledge(args.knowledge)
     t0 = time.perf_counter()
     big, big_targets = generated_knowledge(base, args.doctors, args.talks, args.seed)
@@ -758,7 +846,8 @@ def main(argv: list[str] | None = None) -> int:
     verdict = ratios_and_verdict(kbs[1])
     elapsed = time.perf_counter() - started
     env = {"python": platform.python_version(), "rapidfuzz": rapidfuzz.__version__,
-           "cpus": os.cpu_count(), "gc_enabled": gc.isenabled(),
+           "cpus": os.cpu_count(), "gc_enabled": gc.isenabled(), **version,
+           "loadavg_start": round(load_start, 2), "loadavg_end": round(os.getloadavg()[0], 2),
            "generate_knowledge_s": round(gen_s, 2), "max_rss_mib": round(max_rss_mib(), 1),
            "elapsed_s": round(elapsed, 1)}
     if args.json:
@@ -768,8 +857,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"Matcher benchmark: seed={args.seed} doctors={args.doctors} talks={args.talks} "
           f"messages={args.messages} | python {env['python']}, rapidfuzz {env['rapidfuzz']}, "
-          f"{env['cpus']} CPUs, gc on")
+          f"{env['cpus']} CPUs, gc on | code {env['commit']} (bot+knowledge sha256 "
+          f"{env['tree_sha256']}) | load average {env['loadavg_start']:.2f} at start, "
+          f"{env['loadavg_end']:.2f} at end")
     print(f"generated knowledge built (pydantic models) in {gen_s:.2f} s")
+    print("columns: build = median of 3 builds; tracemalloc = peak MiB of one extra build; "
+          "+RSS = MiB resident the first build added; maxRSS = process max RSS MiB so far; "
+          "msgs = messages timed (* = random subset); p50/p99/max/mean = ms per message; "
+          "acc = right entry answered")
     for info in kbs:
         print_kb(info)
     print(f"\nverdict on [{kbs[1]['label']}] (baseline = WRatio with defaults):")

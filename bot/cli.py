@@ -1,22 +1,23 @@
-"""The ``forumbot`` console script: ``chat``, ``ask`` and ``check``.
+"""The ``forumbot`` console script: ``chat``, ``ask``, ``check``, ``run`` (Telegram long
+polling) and ``webhook`` (Telegram webhook server).
 
 Exit status: 0 success; 1 the knowledge has errors (``check``); 2 the knowledge could not be
-loaded for answering (the errors are printed on stderr).
+loaded, or a setting is missing or malformed (one line on stderr, never a secret).
 """
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from pathlib import Path
 
+from bot import logs
 from bot.channels import console
 from bot.core.engine import Assistant
 from bot.core.types import Message
 from bot.knowledge.loader import check_knowledge
 from bot.knowledge.problems import KnowledgeError
-from bot.settings import Settings
+from bot.settings import ConfigError, Settings
 
 
 def _assistant(directory: Path) -> Assistant:
@@ -68,6 +69,22 @@ def cmd_check(args, settings: Settings) -> int:
     return 1 if errors else 0
 
 
+def cmd_run(args, settings: Settings) -> int:
+    """Telegram bot, long polling (blocks until SIGINT/SIGTERM)."""
+    from bot.channels.telegram.app import run_polling  # telegram is only needed here
+    settings.bot_token()  # a missing token stops start-up before the knowledge is loaded
+    run_polling(settings, _assistant(args.knowledge or settings.knowledge_dir))
+    return 0
+
+
+def cmd_webhook(args, settings: Settings) -> int:
+    """Telegram bot behind PTB's webhook server (blocks until SIGINT/SIGTERM)."""
+    from bot.channels.telegram.app import run_webhook
+    settings.bot_token()
+    run_webhook(settings, _assistant(args.knowledge or settings.knowledge_dir))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``forumbot`` with all its subcommands."""
     parser = argparse.ArgumentParser(prog="forumbot", description="Summit Assistant")
@@ -91,19 +108,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("directory", nargs="?", type=Path)
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("run", help="run the Telegram bot with long polling")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("webhook", help="run the Telegram bot behind a webhook (PORT, WEBHOOK_URL)")
+    p.set_defaults(func=cmd_webhook)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``forumbot`` console script; returns the exit status."""
     args = build_parser().parse_args(argv)
-    settings = Settings()
-    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings()
+    except ValueError as exc:  # pydantic's ValidationError: name the setting, not its value
+        names = ", ".join(str(e["loc"][0]).upper() for e in exc.errors())
+        print(f"forumbot: invalid setting(s): {names}", file=sys.stderr)
+        return 2
+    secret = [s.get_secret_value() for s in (settings.telegram_bot_token,
+                                               settings.webhook_secret) if s is not None]
+    logs.configure(settings.log_level, secret)
     try:
         return args.func(args, settings)
     except KnowledgeError as exc:
         print(f"forumbot: cannot load the knowledge:\n{exc}", file=sys.stderr)
+        return 2
+    except ConfigError as exc:
+        print(f"forumbot: {exc}", file=sys.stderr)
         return 2
 
 

@@ -1,26 +1,45 @@
 """Typed settings from the environment (and an optional ``.env`` file).
 
-Names are the project's interface: KNOWLEDGE_DIR, DEFAULT_TIMEZONE, LOG_LEVEL. Channel
-settings (tokens, ports) join here with their channels; secrets only ever come from the
-environment.
+Environment names are the project's interface: TELEGRAM_BOT_TOKEN, TELEGRAM_API_BASE_URL,
+ADMIN_USER_IDS, DATABASE_URL, KNOWLEDGE_DIR, DEFAULT_TIMEZONE, PORT, WEBHOOK_URL,
+WEBHOOK_SECRET, WEBHOOK_LISTEN, LOG_LEVEL. Secrets are SecretStr: they never show in a repr,
+a log line or an error message.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Annotated
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 BUNDLED_KNOWLEDGE = Path(__file__).resolve().parent.parent / "knowledge"
+TOKEN_SHAPE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,100}$")
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message is one line, without secrets."""
 
 
 class Settings(BaseSettings):
     """Settings of one bot process.
 
     Attributes:
-        knowledge_dir: folder of the knowledge YAML (env KNOWLEDGE_DIR); default: the
-            bundled ``knowledge/`` of this checkout.
-        default_timezone: IANA zone for times given without one (env DEFAULT_TIMEZONE).
-        log_level: logging level name (env LOG_LEVEL).
+        knowledge_dir: folder of the knowledge YAML (KNOWLEDGE_DIR); default: the bundled
+            ``knowledge/`` of this checkout.
+        default_timezone: IANA zone for times given without one (DEFAULT_TIMEZONE).
+        log_level: logging level name (LOG_LEVEL).
+        telegram_bot_token: the bot token from @BotFather (TELEGRAM_BOT_TOKEN).
+        telegram_api_base_url: Bot API base, token appended (TELEGRAM_API_BASE_URL); set it to
+            a local Bot API server or an emulator, e.g. ``http://127.0.0.1:8081/bot``.
+        admin_user_ids: numeric Telegram user ids of admins, comma-separated (ADMIN_USER_IDS).
+        database_url: SQLAlchemy URL (DATABASE_URL); default a SQLite file.
+        port: HTTP port of the webhook server (PORT).
+        webhook_listen: address the webhook server binds (WEBHOOK_LISTEN).
+        webhook_url: public https URL Telegram posts updates to (WEBHOOK_URL).
+        webhook_secret: the secret_token Telegram sends in X-Telegram-Bot-Api-Secret-Token
+            (WEBHOOK_SECRET; 1-256 characters A-Z a-z 0-9 _ -).
     """
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8",
@@ -28,4 +47,38 @@ class Settings(BaseSettings):
 
     knowledge_dir: Path = BUNDLED_KNOWLEDGE
     default_timezone: str = "Africa/Casablanca"
-    log_level: str = "WARNING"
+    log_level: str = "INFO"
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_base_url: str = "https://api.telegram.org/bot"
+    admin_user_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    database_url: str = "sqlite:///forumbot.sqlite3"
+    port: int = Field(default=8080, ge=1, le=65535)
+    webhook_listen: str = "0.0.0.0"
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+
+    @field_validator("admin_user_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value):
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.split(",") if p.strip()]
+            if not all(p.isdigit() for p in parts):
+                raise ValueError("ADMIN_USER_IDS must be numeric user ids separated by commas")
+            return [int(p) for p in parts]
+        return value
+
+    def bot_token(self) -> str:
+        """Return the Telegram token.
+
+        Raises:
+            ConfigError: when TELEGRAM_BOT_TOKEN is missing or not shaped like ``123:abc...``
+                (the message never contains the value).
+        """
+        if self.telegram_bot_token is None or not self.telegram_bot_token.get_secret_value():
+            raise ConfigError("TELEGRAM_BOT_TOKEN is not set: get a token from @BotFather and "
+                              "put it in the environment or .env")
+        token = self.telegram_bot_token.get_secret_value().strip()
+        if not TOKEN_SHAPE.match(token):
+            raise ConfigError("TELEGRAM_BOT_TOKEN is malformed: expected digits, a colon and "
+                              "the secret, like 123456:ABC-DEF...")
+        return token

@@ -241,6 +241,14 @@ class Knowledge(BaseModel):
             out.update((f"{kind}:{e.id}", e) for e in entries)
         return out
 
+    def model_copy(self, *, update=None, deep: bool = False) -> "Knowledge":
+        """Copy with changed fields; the cached lookups are dropped so they follow the update
+        (pydantic copies the instance dict, where cached properties live)."""
+        copy = super().model_copy(update=update, deep=deep)
+        for name in _CACHED:
+            copy.__dict__.pop(name, None)
+        return copy
+
     def get(self, kind: str, entry_id: str):
         """Return the entry of this kind and id (KeyError when unknown)."""
         return self.entries[f"{kind}:{entry_id}"]
@@ -263,3 +271,6 @@ class Knowledge(BaseModel):
     def doctor_for(self, person_id: str) -> Doctor | None:
         """Return the directory listing of this person, or None when not a listed clinician."""
         return self._doctor_by_person.get(person_id)
+
+
+_CACHED = ("entries", "_talks_by_speaker", "_doctor_by_person")

@@ -1,0 +1,143 @@
+"""Telegram update handlers: thin adapters from updates to the core and back.
+
+Every handler reads ``update.effective_message`` (or the callback/inline query) and returns
+quietly when it is missing, so edited messages, channel posts and odd updates never crash.
+The assistant lives in ``application.bot_data[ASSISTANT]``; replacing that one reference
+swaps the knowledge version for every later update.
+"""
+from __future__ import annotations
+
+import logging
+
+from telegram import (InlineQueryResultArticle, InputTextMessageContent, Message as TgMessage,
+                      Update)
+from telegram.constants import ChatType, MessageEntityType, ParseMode
+from telegram.ext import ContextTypes
+
+from bot.core.engine import EXPIRED, Assistant
+from bot.core.types import Message, Reply
+
+from .format import html_parts, keyboard
+
+log = logging.getLogger(__name__)
+
+ASSISTANT = "assistant"
+INLINE_KINDS = ("talk", "person", "doctor", "topic")
+MAX_INLINE_RESULTS = 20
+
+
+def assistant_of(context: ContextTypes.DEFAULT_TYPE) -> Assistant:
+    """Return the assistant currently serving (the last good knowledge version)."""
+    return context.application.bot_data[ASSISTANT]
+
+
+def _message(update: Update, text: str) -> Message:
+    user = update.effective_user
+    return Message(text=text, user_id=str(user.id) if user else None)
+
+
+async def send_reply(bot, chat_id: int, reply: Reply, reply_to: int | None = None) -> None:
+    """Send a reply as one or more HTML messages; the buttons go with the last part."""
+    parts = html_parts(reply)
+    markup = keyboard(reply)
+    for i, part in enumerate(parts):
+        await bot.send_message(chat_id, part, parse_mode=ParseMode.HTML,
+                               reply_markup=markup if i == len(parts) - 1 else None,
+                               reply_to_message_id=reply_to if i == 0 else None,
+                               allow_sending_without_reply=True)
+
+
+def addressed_to_me(message: TgMessage, bot) -> bool:
+    """In a group: True when the message mentions this bot or replies to one of its messages."""
+    replied = message.reply_to_message
+    if replied is not None and replied.from_user is not None and replied.from_user.id == bot.id:
+        return True
+    mention = f"@{bot.username}".lower()
+    return any(text.lower() == mention for text in
+               message.parse_entities([MessageEntityType.MENTION]).values())
+
+
+def without_mention(text: str, username: str) -> str:
+    """Return ``text`` without "@username" (any case)."""
+    mention = f"@{username}"
+    index = text.lower().find(mention.lower())
+    return text if index < 0 else (text[:index] + text[index + len(mention):]).strip()
+
+
+async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Any command (/start, /help, /sessions, /speakers, /doctor ..., /emergency, /about):
+    the core parses it, including a deep-link payload such as "/start doctors"."""
+    message = update.effective_message
+    if message is None or not message.text:
+        return
+    reply = assistant_of(context).reply(_message(update, message.text))
+    await send_reply(context.bot, message.chat_id, reply)
+
+
+async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Free text: always in private chats; in groups only when addressed to the bot."""
+    message = update.effective_message
+    if message is None or not message.text:
+        return
+    text = message.text
+    if message.chat.type != ChatType.PRIVATE:
+        if not addressed_to_me(message, context.bot):
+            return
+        text = without_mention(text, context.bot.username)
+    reply = assistant_of(context).reply(_message(update, text))
+    log.debug("answered intent=%s confidence=%.2f", reply.intent, reply.confidence)
+    quote = message.message_id if message.chat.type != ChatType.PRIVATE else None
+    await send_reply(context.bot, message.chat_id, reply, reply_to=quote)
+
+
+async def on_choice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A pressed button: always answers the callback query, then sends the chosen answer.
+    Stale or forged data only gets a polite "that option has expired" notice."""
+    query = update.callback_query
+    if query is None:
+        return
+    reply = assistant_of(context).choose(query.data or "")
+    if reply.text == EXPIRED:
+        await query.answer(EXPIRED)
+        return
+    await query.answer()
+    chat_id = query.message.chat.id if query.message else query.from_user.id
+    await send_reply(context.bot, chat_id, reply)
+
+
+async def on_inline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Inline mode ("@ThisBot preeclampsia"): matching talks, speakers and doctors as
+    articles the user can send; an urgent message gets the emergency guidance article."""
+    query = update.inline_query
+    if query is None:
+        return
+    text = query.query.strip()
+    if not text:
+        await query.answer([], cache_time=300)
+        return
+    assistant = assistant_of(context)
+    reply = assistant.reply(_message(update, text))
+    results = []
+    if reply.intent == "emergency":
+        results.append(_article("emergency", "Emergency: call now", reply))
+    else:
+        for key in reply.ids:
+            if key.split(":", 1)[0] in INLINE_KINDS and len(results) < MAX_INLINE_RESULTS:
+                card = assistant.choose(key)
+                title = card.text.split("\n", 1)[0]
+                results.append(_article(key, title, card))
+    await query.answer(results, cache_time=60)
+
+
+def _article(key: str, title: str, reply: Reply) -> InlineQueryResultArticle:
+    return InlineQueryResultArticle(
+        id=key[:64], title=title[:100], description=reply.text[len(title):][:120].strip(),
+        input_message_content=InputTextMessageContent(html_parts(reply)[0],
+                                                      parse_mode=ParseMode.HTML))
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log a failed update (never the message text) and keep the bot running."""
+    update_id = update.update_id if isinstance(update, Update) else None
+    log.error("update %s failed: %s", update_id, type(context.error).__name__,
+              exc_info=context.error)

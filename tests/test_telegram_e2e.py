@@ -1,0 +1,238 @@
+"""The Telegram channel end to end: the real PTB Application (and the real ``forumbot run``
+process) against a fake Bot API server on loopback, over real HTTP."""
+from __future__ import annotations
+
+import asyncio
+import html
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from fake_bot_api import FakeBotApi, free_tcp_port
+
+from bot.channels.telegram.app import build_application
+from bot.core.engine import EXPIRED, Assistant
+from bot.knowledge.loader import load_knowledge
+from bot.settings import Settings
+
+
+
+def settings_for(fake: FakeBotApi) -> Settings:
+    return Settings(telegram_bot_token=fake.token, telegram_api_base_url=fake.base_url)
+
+
+@pytest.fixture
+async def fake():
+    async with FakeBotApi() as server:
+        yield server
+
+
+async def start_polling(fake: FakeBotApi, assistant: Assistant):
+    app = build_application(settings_for(fake), assistant)
+    await app.initialize()
+    await app.start()
+    await app.updater.start_polling(poll_interval=0, timeout=1)
+    return app
+
+
+async def stop(app) -> None:
+    if app.updater.running:
+        await app.updater.stop()
+    await app.stop()
+    await app.shutdown()
+
+
+@pytest.fixture
+async def polling(fake, assistant):
+    app = await start_polling(fake, assistant)
+    yield app
+    await stop(app)
+
+
+def text_of(message: dict) -> str:
+    return html.unescape(message["text"]).replace("<b>", "").replace("</b>", "")
+
+
+async def test_start_greets_with_buttons(fake, polling):
+    fake.user_sends("/start")
+    [reply] = await fake.wait_for_sent(1)
+    assert reply["parse_mode"] == "HTML"
+    assert "Hello! I am Summit Assistant" in text_of(reply)
+    buttons = [b["callback_data"] for row in reply["reply_markup"]["inline_keyboard"] for b in row]
+    assert buttons == ["list:sessions", "list:speakers", "list:doctors"]
+
+
+async def test_a_question_is_answered(fake, polling):
+    fake.user_sends("Who spoke about preeclampsia?")
+    [reply] = await fake.wait_for_sent(1)
+    assert "Brini Jihane" in text_of(reply) and "Refki Ilham" not in text_of(reply)
+
+
+async def test_a_did_you_mean_button_pressed(fake, polling):
+    fake.user_sends("find a doctor")
+    [menu] = await fake.wait_for_sent(1)
+    ids = [b["callback_data"] for row in menu["reply_markup"]["inline_keyboard"] for b in row]
+    assert "specialty:midwifery" in ids
+    fake.user_presses("specialty:midwifery", message_id=menu["message_id"])
+    answer = await fake.wait_for_call("answerCallbackQuery")
+    assert "text" not in answer or not answer["text"]
+    sent = await fake.wait_for_sent(2)
+    assert "Refki Ilham" in text_of(sent[1])
+
+
+async def test_forged_callback_data_gets_the_expired_notice(fake, polling):
+    fake.user_sends("hello")
+    [menu] = await fake.wait_for_sent(1)
+    fake.user_presses("person:../../etc/passwd", message_id=menu["message_id"])
+    answer = await fake.wait_for_call("answerCallbackQuery")
+    assert answer["text"] == EXPIRED
+    await asyncio.sleep(0.3)
+    assert len(fake.sent) == 1
+
+
+async def test_a_long_reply_is_split_into_valid_parts(fake, knowledge):
+    talks = [t.model_copy(update={"summary": ("A long & <detailed> summary sentence. " * 90)})
+             if t.id in ("talk-postpartum-hemorrhage", "talk-morocco-high-risk") else t
+             for t in knowledge.talks]
+    assistant = Assistant(knowledge.model_copy(update={"talks": talks}))
+    app = await start_polling(fake, assistant)
+    try:
+        fake.user_sends("who talked about hemorrhage")
+        await fake.wait_for_sent(2)
+        await asyncio.sleep(0.3)
+        parts = fake.sent
+        assert len(parts) >= 2
+        assert all(len(text_of(p)) <= 4096 for p in parts)   # the fake also validated the HTML
+        assert "A long & <detailed> summary" in "\n".join(text_of(p) for p in parts)
+        assert parts[-1].get("reply_markup") and not parts[0].get("reply_markup")
+    finally:
+        await stop(app)
+
+
+async def test_knowledge_text_with_markup_characters_arrives_verbatim(fake, knowledge):
+    people = [p.model_copy(update={"role": "Head of <Obstetrics> & Gynecology"})
+              if p.id == "cai-bin" else p for p in knowledge.people]
+    app = await start_polling(fake, Assistant(knowledge.model_copy(update={"people": people})))
+    try:
+        fake.user_sends("who is cai bin")
+        [reply] = await fake.wait_for_sent(1)
+        assert "Head of <Obstetrics> & Gynecology" in text_of(reply)
+        assert "&lt;Obstetrics&gt; &amp;" in reply["text"]
+    finally:
+        await stop(app)
+
+
+async def test_group_commands_for_another_bot_are_ignored(fake, polling):
+    fake.user_sends("/sessions@OtherBot", chat_id=-500, chat_type="group")
+    fake.user_sends("just chatting among ourselves", chat_id=-500, chat_type="group")
+    fake.user_sends("/sessions@SummitTestBot", chat_id=-500, chat_type="group")
+    [reply] = await fake.wait_for_sent(1)
+    assert "programme order" in text_of(reply)
+    await asyncio.sleep(0.3)
+    assert len(fake.sent) == 1
+
+
+async def test_group_mention_and_reply_to_the_bot_are_answered(fake, polling):
+    fake.user_sends("@SummitTestBot who is cai bin", chat_id=-500, chat_type="group")
+    [first] = await fake.wait_for_sent(1)
+    assert "Cai Bin" in text_of(first)
+    fake.user_sends("and Li Jinbao?", chat_id=-500, chat_type="group",
+                    reply_to_message_id=first["message_id"])
+    sent = await fake.wait_for_sent(2)
+    assert "Li Jinbao" in text_of(sent[1])
+
+
+async def test_edited_messages_are_not_answered_and_do_not_crash(fake, polling):
+    fake.user_sends("hello")
+    [hello] = await fake.wait_for_sent(1)
+    fake.user_edits(hello["message_id"] - 1 if hello["message_id"] > 1 else 1, "edited")
+    fake.user_sends("who is qin jing")
+    sent = await fake.wait_for_sent(2)
+    assert "Party Committee" in text_of(sent[1])
+
+
+async def test_inline_mode_lists_matching_entries(fake, polling):
+    fake.user_inline_query("preeclampsia")
+    answer = await fake.wait_for_call("answerInlineQuery")
+    ids = [r["id"] for r in answer["results"]]
+    assert "talk:talk-preeclampsia" in ids
+    content = answer["results"][ids.index("talk:talk-preeclampsia")]["input_message_content"]
+    assert content["parse_mode"] == "HTML" and "Brini Jihane" in content["message_text"]
+
+
+async def test_emergency_comes_first_and_alone(fake, polling):
+    fake.user_sends("my wife is bleeding heavily after birth")
+    [reply] = await fake.wait_for_sent(1)
+    assert text_of(reply).startswith("This may be an emergency. Call now")
+    assert "reply_markup" not in reply or not reply["reply_markup"]
+
+
+async def test_a_429_is_waited_out(fake, polling):
+    fake.fail_next("sendMessage", status=429, description="Too Many Requests: retry after 1",
+                   retry_after=1)
+    started = time.monotonic()
+    fake.user_sends("who is liu fang")
+    [reply] = await fake.wait_for_sent(1, timeout=10)
+    assert "Cooperation and Exchange" in text_of(reply)
+    assert time.monotonic() - started >= 1.0
+    assert len(fake.calls_of("sendMessage")) >= 2
+
+
+async def test_a_blocked_user_does_not_stop_the_bot(fake, polling):
+    fake.block(2002)
+    fake.user_sends("hello", chat_id=2002, user_id=2002)
+    await asyncio.sleep(0.3)
+    fake.user_sends("hello", chat_id=1001)
+    [reply] = await fake.wait_for_sent(1)
+    assert reply["chat"]["id"] == 1001
+
+
+async def test_webhook_mode_refuses_a_wrong_secret(fake, assistant):
+    app = build_application(settings_for(fake), assistant)
+    port = free_tcp_port()
+    url = f"http://127.0.0.1:{port}/telegram"
+    await app.initialize()
+    await app.start()
+    await app.updater.start_webhook(listen="127.0.0.1", port=port, url_path="telegram",
+                                    webhook_url=url, secret_token="s3cret-token")
+    try:
+        assert fake.webhook["url"] == url
+        update = fake.user_sends("who is fan xiaosheng")
+        fake.pending_updates.clear()  # delivered by webhook, not by getUpdates
+        assert await fake.post_update_to_webhook(url, update, "wrong") == 403
+        assert await fake.post_update_to_webhook(url, update, None) == 403
+        await asyncio.sleep(0.3)
+        assert fake.sent == []
+        assert await fake.post_update_to_webhook(url, update, "s3cret-token") == 200
+        [reply] = await fake.wait_for_sent(1)
+        assert "Captain" in text_of(reply)
+    finally:
+        await stop(app)
+
+
+async def test_forumbot_run_answers_within_a_second_and_stops_on_sigterm(fake):
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": fake.token,
+           "TELEGRAM_API_BASE_URL": fake.base_url, "LOG_LEVEL": "INFO"}
+    script = Path(sys.executable).parent / "forumbot"
+    proc = subprocess.Popen([str(script), "run"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        commands = await fake.wait_for_call("setMyCommands", timeout=20)
+        assert [c["command"] for c in commands["commands"]][:2] == ["start", "help"]
+        await fake.wait_for_call("getUpdates", timeout=10)
+        started = time.monotonic()
+        fake.user_sends("who is refki ilham")
+        [reply] = await fake.wait_for_sent(1, timeout=5)
+        elapsed = time.monotonic() - started
+        assert "midwi" in text_of(reply)
+        print(f"\nforumbot run answered in {elapsed * 1000:.0f} ms")
+        assert elapsed < 1.0
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = await asyncio.to_thread(proc.communicate, timeout=20)
+    assert proc.returncode == 0, err[-2000:]
+    assert fake.token not in err and fake.token.split(":")[1] not in err
