@@ -15,6 +15,7 @@ Order of decisions, and why:
 """
 from __future__ import annotations
 
+import logging
 import re
 from collections import defaultdict
 
@@ -26,6 +27,8 @@ from .entries import build_index
 from .index import Analysis, Mention
 from .language import LanguageDetector
 from .types import Candidate, Choice, Message, Reply
+
+log = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 1000   # longer messages are read up to here (a chat question is short)
 ANSWER_MIN = 0.55          # below this confidence the bot asks instead of answering
@@ -64,8 +67,17 @@ class Assistant:
         Args:
             message: the user's text (any str; read up to MAX_MESSAGE_CHARS characters).
         Returns:
-            a :class:`Reply`; never raises for any text.
+            a :class:`Reply`; never raises: a fault of the engine itself is logged and the
+            user gets the fallback, so one bad message never takes a channel down.
         """
+        try:
+            return self._reply_to(message)
+        except Exception:  # noqa: BLE001 - the safety net of every channel
+            log.exception("reply failed (message of %d characters)", len(message.text))
+            return self._reply("fallback", render.fallback(doubtful=False), "en",
+                               choices=_list_choices(), confidence=0.0)
+
+    def _reply_to(self, message: Message) -> Reply:
         text = HTML_TAG.sub(" ", message.text[:MAX_MESSAGE_CHARS])
         lang = message.lang or self.language.detect(text)
         stripped = text.strip()
@@ -186,14 +198,20 @@ class Assistant:
             if conf < ANSWER_MIN:
                 return self._ask(a, used, lang, conf)
             return self._people(used, lang, conf, doctor=doctor_cue, a=a)
+        # "which talk ...": not a directory search (a talk alias that is only a specialty's
+        # word, like "midwife", does not count)
+        asks_talk = "sessions" in cues or any(
+            not any(t.positions & s.positions for s in specialties) for t in talks)
         if specialties:
             shared = any(t.positions & s.positions for t in topics for s in specialties)
+            if asks_talk and (topics or talks):
+                return self._checked(a, topics + talks, lang, "session")
             if doctor_cue or not shared:
                 others = [t for t in topics if not any(t.positions & s.positions
                                                        for s in specialties)]
                 return self._checked(a, [*specialties, *others], lang, "doctor")
             return self._checked(a, topics + talks, lang, "session")
-        if topics and doctor_cue:
+        if topics and doctor_cue and not asks_talk:
             return self._checked(a, topics, lang, "doctor")
         if topics or talks:
             return self._checked(a, topics + talks, lang, "session")
@@ -237,7 +255,8 @@ class Assistant:
 
     def _ask(self, a: Analysis, used: list[Mention], lang: str, conf: float,
              text: str | None = None) -> Reply:
-        keys = list(dict.fromkeys(m.key for m in [*used, *a.mentions, *a.near]))
+        keys = [key for key in dict.fromkeys(m.key for m in [*used, *a.mentions, *a.near])
+                if key in self.k.entries]
         choices = tuple(Choice(key, render.label(self.k, key)) for key in keys[:MAX_CHOICES])
         body = text or render.fallback(doubtful=bool(choices))
         return self._reply("fallback", body, lang, choices=choices or _list_choices(),

@@ -5,9 +5,10 @@ How a message is matched (and why it is fast at 10,000 doctors):
    so positions stay those of the message. Query tokens are the content words, each pair of
    adjacent content words written together ("li jin bao" -> "jinbao") and, for Chinese,
    every pair of adjacent characters (bigrams), so no word segmentation is needed.
-2. Each query token is looked up in the alias vocabulary: exactly (dict), else within a small
-   edit distance through a symmetric-delete table (SymSpell) verified with rapidfuzz's
-   Levenshtein distance, so "brinni" finds "brini" without scoring every alias.
+2. Each query token is looked up in the alias vocabulary: exactly (dict), and within one
+   edit (a swap of two letters counts as one) through a symmetric-delete table (SymSpell)
+   verified with rapidfuzz's OSA distance, so "brinni" finds "brini" and "htomas" finds
+   "thomas" without scoring every alias.
 3. Only aliases that share a token with the message are scored: an alias's score is the
    share of its (idf-weighted) tokens present in the message; a description (a person's
    role, a talk's title) is scored by the share of the message's content words it explains.
@@ -20,7 +21,9 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from rapidfuzz.distance import Levenshtein
+import heapq
+
+from rapidfuzz.distance import OSA
 
 from .normalize import is_han, tokenize
 
@@ -29,9 +32,11 @@ NEAR_MIN = 0.40          # below a mention, still offered as "did you mean"
 DESCRIPTION_MIN = 0.60   # share of the message's content words a description must explain
 DESCRIPTION_FACTOR = 0.8  # a description match is never as sure as a name
 SUBSUME_MARGIN = 0.10
-FREQUENT_DF = 2000       # tokens in more aliases than this do not generate candidates
+FREQUENT_DF = 200        # tokens in more aliases than this only add to found candidates
 FUZZY_MIN_LEN = 5          # shorter words are matched exactly ("cost" is not "host")
 FUZZY_MIN_SIM = 0.8
+STOP_WEIGHT = 0.3          # a stopword inside a person's name ("Du", "Ma", "Said") counts less
+MAX_NEAR = 6               # did-you-mean candidates kept per message
 SHORT_ALIAS = 3            # a one-word alias this short ("Fan", "Li") needs a short message
 LOOKUP_CACHE = 50_000     # distinct message tokens remembered
 
@@ -101,26 +106,22 @@ class Analysis:
         return sum(1 for i in self.content if self.units[i] in words) / len(self.content)
 
 
-def _deletes(word: str, distance: int) -> set[str]:
-    out = {word}
-    frontier = {word}
-    for _ in range(distance):
-        frontier = {w[:i] + w[i + 1:] for w in frontier for i in range(len(w))}
-        out |= frontier
-    return out
+def _deletes(word: str) -> set[str]:
+    return {word, *(word[:i] + word[i + 1:] for i in range(len(word)))}
 
 
-def _max_distance(token: str) -> int:
-    if len(token) < FUZZY_MIN_LEN or any(ch.isdigit() for ch in token) or is_han(token[0]):
-        return 0
-    return 1 if len(token) < 8 else 2
+def _fuzzy(token: str) -> bool:
+    return len(token) >= FUZZY_MIN_LEN and not any(ch.isdigit() for ch in token) \
+        and not is_han(token[0])
 
 
-def alias_tokens(units: list[str], stopwords: frozenset[str]) -> list[str]:
+def alias_tokens(units: list[str], stopwords: frozenset[str],
+                 keep_stopwords: bool = False) -> list[str]:
     """Matching tokens of an alias: its content words, and bigrams of its Chinese runs.
 
     Args:
-        units: tokenised alias; stopwords: the vocabulary's stopwords (all languages).
+        units: tokenised alias; stopwords: the vocabulary's stopwords (all languages);
+        keep_stopwords: keep them (a person's name: "Du Xueling", "Ziani Said").
     Returns:
         distinct tokens in order (an alias of only stopwords keeps its words).
     """
@@ -138,7 +139,7 @@ def alias_tokens(units: list[str], stopwords: frozenset[str]) -> list[str]:
             run.append(unit)
             continue
         flush()
-        if unit not in stopwords:
+        if keep_stopwords or unit not in stopwords:
             tokens.append(unit)
     flush()
     if not tokens:
@@ -154,26 +155,28 @@ class MatchIndex:
         stopwords: words (any language, already normalised) that carry no meaning; Chinese
             stopwords may be several characters long.
         variants: normalised word -> canonical spelling, applied before matching.
-    Build cost is linear in the number of aliases (about 0.3 s for 60,000 aliases here).
+        name_kinds: kinds whose names keep their stopwords (at STOP_WEIGHT): "person".
+    Build cost is linear in the number of aliases; benchmarks/bench_matcher.py measures it.
     """
 
-    def __init__(self, aliases, stopwords: set[str], variants: dict[str, str]):
+    def __init__(self, aliases, stopwords: set[str], variants: dict[str, str],
+                 name_kinds: tuple[str, ...] = ("person",)):
         self.variants = dict(variants)
         self.stopwords = frozenset(w for w in stopwords if not is_han(w[0]))
         self.han_stopwords = tuple(sorted((w for w in stopwords if is_han(w[0])), key=len,
                                           reverse=True))
-        records: list[AliasRecord] = []
         raw: list[tuple[str, str, list[str], bool]] = []
         df: dict[str, int] = defaultdict(int)
         seen: set[tuple[str, tuple[str, ...], bool]] = set()
         self.phrases: list[tuple[str, str, tuple[str, ...]]] = []
         for key, text, description in aliases:
             units = self.units(text)
-            if units and all(u in self.stopwords for u in units):
+            name = not description and key.split(":", 1)[0] in name_kinds
+            if units and not name and all(u in self.stopwords for u in units):
                 # "who are you": only stopwords, so matched as a whole phrase
                 self.phrases.append((key, text, tuple(units)))
                 continue
-            toks = alias_tokens(units, self.stopwords)
+            toks = alias_tokens(units, self.stopwords, keep_stopwords=name)
             if not toks or (key, tuple(toks), description) in seen:
                 continue
             seen.add((key, tuple(toks), description))
@@ -182,22 +185,23 @@ class MatchIndex:
                 df[t] += 1
         n = max(len(raw), 1)
         self.idf = {t: 1.0 + math.log(n / c) for t, c in df.items()}
-        self.postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        records: list[AliasRecord] = []
+        postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         for key, text, toks, description in raw:
-            weights = tuple(self.idf[t] for t in toks)
+            weights = tuple(self.idf[t] * (STOP_WEIGHT if t in self.stopwords else 1.0)
+                            for t in toks)
             idx = len(records)
             records.append(AliasRecord(key, text, tuple(toks), weights, sum(weights), description))
             for t, w in zip(toks, weights):
-                self.postings[t].append((idx, w))
+                postings[t].append((idx, w))
         self.records = records
-        self.postings = dict(self.postings)
-        self.deletes: dict[str, list[str]] = defaultdict(list)
+        self.postings = dict(postings)
+        deletes: dict[str, list[str]] = defaultdict(list)
         for token in self.postings:
-            d = _max_distance(token)
-            if d:
-                for variant in _deletes(token, d):
-                    self.deletes[variant].append(token)
-        self.deletes = dict(self.deletes)
+            if _fuzzy(token):
+                for variant in _deletes(token):
+                    deletes[variant].append(token)
+        self.deletes = dict(deletes)
         self._lookups: dict[str, list[tuple[str, float]]] = {}
         self.known_words = frozenset(self.postings) | self.stopwords
 
@@ -217,20 +221,23 @@ class MatchIndex:
         return frozenset(i for i in range(len(units)) if i not in stop)
 
     def _query_tokens(self, units: list[str], content: frozenset[int]):
+        """Yield (token, positions, exact_only): content words, stopwords (exact only: they
+        only occur in names), adjacent content words joined, Chinese bigrams."""
         words = [i for i in range(len(units)) if i in content and not is_han(units[i][0])]
-        for i in words:
-            yield units[i], frozenset((i,))
+        for i, unit in enumerate(units):
+            if not is_han(unit[0]):
+                yield unit, frozenset((i,)), i not in content
         for i, j in zip(words, words[1:]):
             joined = self.variants.get(units[i] + units[j], units[i] + units[j])
-            yield joined, frozenset((i, j))
+            yield joined, frozenset((i, j)), False
         for i in range(len(units)):
             if is_han(units[i][0]):
                 nxt = i + 1 < len(units) and is_han(units[i + 1][0])
                 prev = i > 0 and is_han(units[i - 1][0])
                 if nxt:
-                    yield units[i] + units[i + 1], frozenset((i, i + 1))
+                    yield units[i] + units[i + 1], frozenset((i, i + 1)), True
                 elif not prev:
-                    yield units[i], frozenset((i,))
+                    yield units[i], frozenset((i,)), True
 
     def _phrases(self, units: list[str]) -> list[Mention]:
         found = []
@@ -245,26 +252,25 @@ class MatchIndex:
     def lookup(self, token: str) -> list[tuple[str, float]]:
         """Return vocabulary tokens equal or close to ``token`` with a similarity in 0..1.
 
-        The token itself when in the vocabulary (1.0), and tokens within 1 edit (2 from 8
-        characters up) whose normalised similarity is at least 0.8: aliases may hold
-        misspellings, so a correct spelling must still reach them and the reverse.
-        Results are cached per token (the cache is emptied when full).
+        The token itself when in the vocabulary (1.0), and, from five letters, tokens one
+        edit away (insertion, deletion, substitution or swap of neighbours) whose
+        normalised similarity is at least 0.8: aliases may hold misspellings, so a correct
+        spelling must still reach them and the reverse. Cached per token.
         """
         cached = self._lookups.get(token)
         if cached is not None:
             return cached
         found = [(token, 1.0)] if token in self.postings else []
-        d = _max_distance(token)
-        candidates: set[str] = set()
-        for variant in _deletes(token, d) if d else ():
-            candidates.update(self.deletes.get(variant, ()))
-        candidates.discard(token)
-        for cand in candidates:
-            dist = Levenshtein.distance(token, cand, score_cutoff=d)
-            if dist <= d:
-                sim = 1.0 - dist / max(len(token), len(cand))
-                if sim >= FUZZY_MIN_SIM:
-                    found.append((cand, sim))
+        if _fuzzy(token):
+            candidates: set[str] = set()
+            for variant in _deletes(token):
+                candidates.update(self.deletes.get(variant, ()))
+            candidates.discard(token)
+            for cand in candidates:
+                if OSA.distance(token, cand, score_cutoff=1) <= 1:
+                    sim = 1.0 - 1 / max(len(token), len(cand))
+                    if sim >= FUZZY_MIN_SIM:
+                        found.append((cand, sim))
         if len(self._lookups) >= LOOKUP_CACHE:
             self._lookups.clear()
         self._lookups[token] = found
@@ -276,49 +282,44 @@ class MatchIndex:
         content = self._content(units)
         analysis = Analysis(units, content)
         best: dict[str, tuple[float, frozenset[int]]] = {}
-        for token, positions in self._query_tokens(units, content):
-            for vocab, sim in self.lookup(token):
+        for token, positions, exact_only in self._query_tokens(units, content):
+            if exact_only:
+                hits = [(token, 1.0)] if token in self.postings else []
+            else:
+                hits = self.lookup(token)
+            for vocab, sim in hits:
                 old = best.get(vocab)
                 if old is None or sim > old[0]:
                     best[vocab] = (sim, positions)
         phrases = self._phrases(units)
         if not best and not phrases:
             return analysis
-        acc: dict[int, float] = defaultdict(float)
-        frequent = []
-        for vocab, (sim, _) in best.items():
-            posting = self.postings[vocab]
-            if len(posting) > FREQUENT_DF:
-                frequent.append(vocab)
-                continue
-            for idx, weight in posting:
-                acc[idx] += weight * sim
+        acc = self._accumulate(best)
         scored: dict[str, Mention] = {}
-        near: dict[str, Mention] = {}
+        near: list[tuple[float, int]] = []
         descriptions = []
         for idx, total in acc.items():
             rec = self.records[idx]
-            for vocab in frequent:
-                if vocab in rec.tokens:
-                    total += self.idf[vocab] * best[vocab][0]
-            positions = frozenset().union(*(best[t][1] for t in rec.tokens if t in best))
             if rec.description:
-                descriptions.append((rec, positions))
+                descriptions.append(rec)
                 continue
             score = total / rec.total
-            mention = Mention(rec.key, rec.text, round(score, 4), positions)
-            target = scored if score >= MENTION_MIN else near if score >= NEAR_MIN else None
-            if (target is scored and len(rec.tokens) == 1 and len(rec.tokens[0]) <= SHORT_ALIAS
-                    and len(content) > 2 and not is_han(rec.tokens[0][0])):
-                target = near  # "I am a big fan of this forum" is not about Fan Xiaosheng
-            if target is scored and rec.key.startswith("cue:") and rec.key in scored:
+            if score < MENTION_MIN:
+                if score >= NEAR_MIN and not rec.key.startswith("cue:"):
+                    near.append((score, idx))
+                continue
+            mention = Mention(rec.key, rec.text, round(score, 4), self._positions(rec, best))
+            if (len(rec.tokens) == 1 and len(rec.tokens[0]) <= SHORT_ALIAS and len(content) > 2
+                    and not is_han(rec.tokens[0][0]) and not rec.key.startswith("cue:")):
+                near.append((score, idx))  # "I am a big fan of this forum" is not Fan Xiaosheng
+            elif rec.key.startswith("cue:") and rec.key in scored:
                 # a cue is one thing however many of its words are used ("doctor directory")
                 old = scored[rec.key]
                 top = max(old, mention, key=lambda m: m.score)
                 scored[rec.key] = Mention(rec.key, top.alias, top.score,
                                           old.positions | mention.positions)
-            elif target is not None and _better(mention, target.get(rec.key)):
-                target[rec.key] = mention
+            elif _better(mention, scored.get(rec.key)):
+                scored[rec.key] = mention
         for m in phrases:
             if _better(m, scored.get(m.key)):
                 scored[m.key] = m
@@ -326,8 +327,8 @@ class MatchIndex:
         analysis.cues = cues
         cue_positions = frozenset().union(*(m.positions for m in cues.values()))
         asked = content - cue_positions
-        for rec, positions in descriptions:
-            words = positions & asked
+        for rec in descriptions:
+            words = self._positions(rec, best) & asked
             if len(words) < 2 or not asked:
                 continue
             share = len(words) / len(asked)
@@ -338,10 +339,45 @@ class MatchIndex:
                     scored[rec.key] = mention
         entries = [m for k, m in scored.items() if not k.startswith("cue:")]
         analysis.mentions = _drop_subsumed(entries)
-        found = {m.key for m in analysis.mentions}
-        analysis.near = sorted((m for k, m in near.items() if k not in found and
-                                not k.startswith("cue:")), key=lambda m: -m.score)
+        analysis.near = self._near(near, best, {m.key for m in analysis.mentions})
         return analysis
+
+    def _accumulate(self, best: dict[str, tuple[float, frozenset[int]]]) -> dict[int, float]:
+        """Sum, per alias record, the weights of its tokens found in the message.
+
+        Tokens in more than FREQUENT_DF aliases (common surnames, "hospital") do not
+        generate candidates of their own, only add to those the rarer tokens found; when
+        every token is frequent, the rarest one generates them.
+        """
+        rare = [v for v in best if len(self.postings[v]) <= FREQUENT_DF]
+        frequent = [v for v in best if len(self.postings[v]) > FREQUENT_DF]
+        if not rare and frequent:
+            frequent.sort(key=lambda v: len(self.postings[v]))
+            rare = [frequent.pop(0)]
+        acc: dict[int, float] = defaultdict(float)
+        for vocab in rare:
+            sim = best[vocab][0]
+            for idx, weight in self.postings[vocab]:
+                acc[idx] += weight * sim
+        for vocab in frequent:
+            sim = best[vocab][0]
+            for idx, weight in self.postings[vocab]:
+                if idx in acc:
+                    acc[idx] += weight * sim
+        return acc
+
+    def _positions(self, rec: AliasRecord, best) -> frozenset[int]:
+        return frozenset().union(*(best[t][1] for t in rec.tokens if t in best))
+
+    def _near(self, near: list[tuple[float, int]], best, found: set[str]) -> list[Mention]:
+        """The best partial matches, one per entry, for "did you mean"."""
+        out: dict[str, Mention] = {}
+        for score, idx in heapq.nlargest(MAX_NEAR * 3, near):
+            rec = self.records[idx]
+            if rec.key not in found and rec.key not in out and len(out) < MAX_NEAR:
+                out[rec.key] = Mention(rec.key, rec.text, round(score, 4),
+                                       self._positions(rec, best))
+        return list(out.values())
 
 
 def _better(new: Mention, old: Mention | None) -> bool:
