@@ -12,17 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA
 
 from bot.knowledge.models import Emergency
 
 from .normalize import is_han
 
 Units = list[str]
+Matches = list[frozenset[str]]   # per message unit: the term words it stands for
 
 
 class _Terms:
-    """A set of terms, each a sequence of units (words) or a Chinese string."""
+    """A set of terms, each a sequence of words or a Chinese string."""
 
     def __init__(self, terms: list[str], units: Callable[[str], Units]):
         self.words: list[tuple[str, ...]] = []
@@ -35,43 +36,39 @@ class _Terms:
                 self.han.append("".join(u))
             else:
                 self.words.append(tuple(u))
+        self.first = frozenset(term[0] for term in self.words)
 
-    def found(self, units: Units, han_text: str, known: frozenset[str] = frozenset()) -> bool:
+    def vocabulary(self) -> set[str]:
+        """Every word of every word term."""
+        return {w for term in self.words for w in term}
+
+    def found(self, matches: Matches, present: frozenset[str], han_text: str) -> bool:
         """True when a term occurs: Chinese anywhere; words in order, with at most one
-        extra word between two words of a term ("devient tout bleu")."""
-        if any(t in han_text for t in self.han):
+        extra word between two words of a term ("devient tout bleu"). ``present`` is the
+        union of ``matches``: terms whose first word is absent are not looked at."""
+        if han_text and any(t in han_text for t in self.han):
             return True
-        for term in self.words:
-            if _sequence(units, term, known):
-                return True
-        return False
+        if not self.first & present:
+            return False
+        return any(_sequence(matches, term) for term in self.words if term[0] in present)
 
 
-def _sequence(units: Units, term: tuple[str, ...], known: frozenset[str]) -> bool:
-    for start in range(len(units)):
-        if not _same(units[start], term[0], known):
+def _sequence(matches: Matches, term: tuple[str, ...]) -> bool:
+    n = len(matches)
+    for start in range(n):
+        if term[0] not in matches[start]:
             continue
         i = start
         for word in term[1:]:
-            if i + 1 < len(units) and _same(units[i + 1], word, known):
+            if i + 1 < n and word in matches[i + 1]:
                 i += 1
-            elif i + 2 < len(units) and _same(units[i + 2], word, known):
+            elif i + 2 < n and word in matches[i + 2]:
                 i += 2
             else:
                 break
         else:
             return True
     return False
-
-
-def _same(word: str, term: str, known: frozenset[str]) -> bool:
-    """Equal, or one typo apart when both have five letters or more and the message word
-    is not itself a known word ("fait" is French, not a typo of "faint")."""
-    if word == term:
-        return True
-    if len(term) < 5 or len(word) < 5 or abs(len(word) - len(term)) > 1 or word in known:
-        return False
-    return Levenshtein.distance(word, term, score_cutoff=1) <= 1
 
 
 class EmergencyDetector:
@@ -90,6 +87,32 @@ class EmergencyDetector:
         self.programme = _Terms(emergency.programme_cues, units)
         self.personal = _Terms(emergency.personal_cues, units)
         self.known = known
+        words: set[str] = self.programme.vocabulary() | self.personal.vocabulary()
+        for _, groups in self.rules:
+            for group in groups:
+                words |= group.vocabulary()
+        self.words = frozenset(words)
+        # one-typo look-up: every word of five letters or more by each of its deletions
+        self.deletes: dict[str, set[str]] = {}
+        for word in words:
+            if len(word) >= 5:
+                for variant in {word[:i] + word[i + 1:] for i in range(len(word))} | {word}:
+                    self.deletes.setdefault(variant, set()).add(word)
+
+    def _matches(self, units: Units) -> Matches:
+        """For each unit, the term words it is (exactly, or one typo away when it has five
+        letters or more and is not a known word itself: "fait" is French, not "faint")."""
+        out = []
+        for unit in units:
+            found = {unit} & self.words
+            if len(unit) >= 5 and unit not in self.known:
+                for variant in {unit[:i] + unit[i + 1:] for i in range(len(unit))} | {unit}:
+                    for word in self.deletes.get(variant, ()):
+                        if word not in found and abs(len(word) - len(unit)) <= 1 and \
+                                OSA.distance(unit, word, score_cutoff=1) <= 1:
+                            found.add(word)
+            out.append(frozenset(found))
+        return out
 
     def check(self, units: Units, names_a_speaker: bool = False) -> str | None:
         """Return the id of the first rule that fires, or None.
@@ -100,12 +123,15 @@ class EmergencyDetector:
         Returns:
             rule id (str) when the message is an emergency, else None.
         """
-        han_text = "".join(u if is_han(u[0]) else "\0" for u in units)
+        han_text = "".join(u for u in units if is_han(u[0])) and \
+            "".join(u if is_han(u[0]) else "\0" for u in units)
+        matches = self._matches(units)
+        present = frozenset().union(*matches)
         fired = next((rid for rid, groups in self.rules
-                      if all(g.found(units, han_text, self.known) for g in groups)), None)
+                      if all(g.found(matches, present, han_text) for g in groups)), None)
         if fired is None:
             return None
-        about_programme = names_a_speaker or self.programme.found(units, han_text)
-        if about_programme and not self.personal.found(units, han_text):
+        about_programme = names_a_speaker or self.programme.found(matches, present, han_text)
+        if about_programme and not self.personal.found(matches, present, han_text):
             return None
         return fired

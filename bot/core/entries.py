@@ -6,6 +6,7 @@ from the vocabulary are indexed under "cue:<name>" keys.
 """
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 
 from bot.knowledge.models import Knowledge
@@ -72,5 +73,15 @@ def variant_map(k: Knowledge) -> dict[str, str]:
 
 
 def build_index(k: Knowledge) -> MatchIndex:
-    """Build the match index of a knowledge version (called once per version)."""
-    return MatchIndex(alias_triples(k), stopword_set(k), variant_map(k))
+    """Build the match index of a knowledge version (called once per version).
+
+    The garbage collector is paused meanwhile: the build creates hundreds of thousands of
+    objects that all stay alive, and collections would only scan them again and again.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return MatchIndex(alias_triples(k), stopword_set(k), variant_map(k))
+    finally:
+        if enabled:
+            gc.enable()

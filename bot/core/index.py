@@ -32,7 +32,8 @@ NEAR_MIN = 0.40          # below a mention, still offered as "did you mean"
 DESCRIPTION_MIN = 0.60   # share of the message's content words a description must explain
 DESCRIPTION_FACTOR = 0.8  # a description match is never as sure as a name
 SUBSUME_MARGIN = 0.10
-FREQUENT_DF = 200        # tokens in more aliases than this only add to found candidates
+FREQUENT_MIN = 50        # a token in more aliases than max(FREQUENT_MIN, aliases / 500)
+FREQUENT_SHARE = 500     # only adds to candidates that rarer tokens found
 FUZZY_MIN_LEN = 5          # shorter words are matched exactly ("cost" is not "host")
 FUZZY_MIN_SIM = 0.8
 STOP_WEIGHT = 0.3          # a stopword inside a person's name ("Du", "Ma", "Said") counts less
@@ -196,6 +197,7 @@ class MatchIndex:
                 postings[t].append((idx, w))
         self.records = records
         self.postings = dict(postings)
+        self.frequent_df = max(FREQUENT_MIN, len(records) // FREQUENT_SHARE)
         deletes: dict[str, list[str]] = defaultdict(list)
         for token in self.postings:
             if _fuzzy(token):
@@ -203,6 +205,7 @@ class MatchIndex:
                     deletes[variant].append(token)
         self.deletes = dict(deletes)
         self._lookups: dict[str, list[tuple[str, float]]] = {}
+        self._frequent: dict[str, dict[int, float]] = {}
         self.known_words = frozenset(self.postings) | self.stopwords
 
     # -- message side -------------------------------------------------------------------
@@ -298,28 +301,25 @@ class MatchIndex:
         scored: dict[str, Mention] = {}
         near: list[tuple[float, int]] = []
         descriptions = []
+        above: dict[str, list[tuple[float, int]]] = defaultdict(list)
+        records = self.records
         for idx, total in acc.items():
-            rec = self.records[idx]
+            rec = records[idx]
             if rec.description:
                 descriptions.append(rec)
                 continue
             score = total / rec.total
-            if score < MENTION_MIN:
-                if score >= NEAR_MIN and not rec.key.startswith("cue:"):
-                    near.append((score, idx))
-                continue
-            mention = Mention(rec.key, rec.text, round(score, 4), self._positions(rec, best))
-            if (len(rec.tokens) == 1 and len(rec.tokens[0]) <= SHORT_ALIAS and len(content) > 2
-                    and not is_han(rec.tokens[0][0]) and not rec.key.startswith("cue:")):
-                near.append((score, idx))  # "I am a big fan of this forum" is not Fan Xiaosheng
-            elif rec.key.startswith("cue:") and rec.key in scored:
-                # a cue is one thing however many of its words are used ("doctor directory")
-                old = scored[rec.key]
-                top = max(old, mention, key=lambda m: m.score)
-                scored[rec.key] = Mention(rec.key, top.alias, top.score,
-                                          old.positions | mention.positions)
-            elif _better(mention, scored.get(rec.key)):
-                scored[rec.key] = mention
+            if score >= MENTION_MIN:
+                above[rec.key].append((score, idx))
+            elif score >= NEAR_MIN and not rec.key.startswith("cue:"):
+                near.append((score, idx))
+        for key, found in above.items():
+            # per entry, only its best acceptable alias (for a cue, every alias) is a Mention
+            found.sort(key=lambda f: (f[0], len(records[f[1]].tokens)), reverse=True)
+            for score, idx in found:
+                if self._mention(records[idx], score, best, content, scored, near, idx) and \
+                        not key.startswith("cue:"):
+                    break
         for m in phrases:
             if _better(m, scored.get(m.key)):
                 scored[m.key] = m
@@ -328,6 +328,8 @@ class MatchIndex:
         cue_positions = frozenset().union(*(m.positions for m in cues.values()))
         asked = content - cue_positions
         for rec in descriptions:
+            if sum(1 for t in rec.tokens if t in best) < 2:
+                continue
             words = self._positions(rec, best) & asked
             if len(words) < 2 or not asked:
                 continue
@@ -342,18 +344,38 @@ class MatchIndex:
         analysis.near = self._near(near, best, {m.key for m in analysis.mentions})
         return analysis
 
+    def _mention(self, rec: AliasRecord, score: float, best, content, scored: dict,
+                 near: list, idx: int) -> bool:
+        """Record a matched alias in ``scored`` and return True; or in ``near`` and return
+        False when it is a lone short name in a longer message ("I am a big fan of this
+        forum" is not about Fan Xiaosheng)."""
+        if (len(rec.tokens) == 1 and len(rec.tokens[0]) <= SHORT_ALIAS and len(content) > 2
+                and not is_han(rec.tokens[0][0]) and not rec.key.startswith("cue:")):
+            near.append((score, idx))
+            return False
+        mention = Mention(rec.key, rec.text, round(score, 4), self._positions(rec, best))
+        old = scored.get(rec.key)
+        if rec.key.startswith("cue:") and old is not None:
+            # a cue is one thing however many of its words are used ("doctor directory")
+            top = max(old, mention, key=lambda m: m.score)
+            scored[rec.key] = Mention(rec.key, top.alias, top.score,
+                                      old.positions | mention.positions)
+        elif _better(mention, old):
+            scored[rec.key] = mention
+        return True
+
     def _accumulate(self, best: dict[str, tuple[float, frozenset[int]]]) -> dict[int, float]:
         """Sum, per alias record, the weights of its tokens found in the message.
 
-        Tokens in more than FREQUENT_DF aliases (common surnames, "hospital") do not
-        generate candidates of their own, only add to those the rarer tokens found; when
-        every token is frequent, the rarest one generates them.
+        Tokens in more than ``frequent_df`` aliases (common surnames, "hospital") do not
+        generate candidates of their own, only add to those the rarer tokens found; the
+        rarest of them generates too, so a message of common words still finds its entry.
         """
-        rare = [v for v in best if len(self.postings[v]) <= FREQUENT_DF]
-        frequent = [v for v in best if len(self.postings[v]) > FREQUENT_DF]
-        if not rare and frequent:
-            frequent.sort(key=lambda v: len(self.postings[v]))
-            rare = [frequent.pop(0)]
+        rare = [v for v in best if len(self.postings[v]) <= self.frequent_df]
+        frequent = sorted((v for v in best if len(self.postings[v]) > self.frequent_df),
+                          key=lambda v: len(self.postings[v]))
+        rare += frequent[:1]
+        frequent = frequent[1:]
         acc: dict[int, float] = defaultdict(float)
         for vocab in rare:
             sim = best[vocab][0]
@@ -361,10 +383,19 @@ class MatchIndex:
                 acc[idx] += weight * sim
         for vocab in frequent:
             sim = best[vocab][0]
-            for idx, weight in self.postings[vocab]:
-                if idx in acc:
+            weights = self._frequent_weights(vocab)
+            for idx in acc:
+                weight = weights.get(idx)
+                if weight is not None:
                     acc[idx] += weight * sim
         return acc
+
+    def _frequent_weights(self, vocab: str) -> dict[int, float]:
+        """Posting of a frequent token as record -> weight, built on first use."""
+        weights = self._frequent.get(vocab)
+        if weights is None:
+            weights = self._frequent[vocab] = dict(self.postings[vocab])
+        return weights
 
     def _positions(self, rec: AliasRecord, best) -> frozenset[int]:
         return frozenset().union(*(best[t][1] for t in rec.tokens if t in best))

@@ -23,6 +23,7 @@ _POSSESSIVE = re.compile(r"(?<=\w)['’]s\b")
 _ELISION = re.compile(r"\b(?:l|d|qu|j|c|n|s|m|t)['’](?=\w)")
 _APOSTROPHE = re.compile(r"['’`´]")
 _AR_PREFIX = re.compile(r"^(?:وال|بال|فال|كال|لل|ال)(?=..)")
+_NOT_ASCII_WORD = re.compile(r"[^a-z0-9]+")
 
 
 def is_han(ch: str) -> bool:
@@ -37,6 +38,9 @@ def normalize(text: str) -> str:
 
     Never raises; any str (empty, huge, control characters) gives a str.
     """
+    if text.isascii():  # fast path, same result: every ASCII non-alphanumeric is P, S, Z or C
+        text = _APOSTROPHE.sub("", _ELISION.sub("", _POSSESSIVE.sub("", text.lower())))
+        return " ".join(_NOT_ASCII_WORD.sub(" ", text).split())
     text = unicodedata.normalize("NFKC", text).casefold()
     text = _POSSESSIVE.sub("", text)
     text = _ELISION.sub("", text)
@@ -67,6 +71,8 @@ def units(text: str) -> list[str]:
     Returns:
         list of str units in message order; Arabic words lose the definite article.
     """
+    if text.isascii():
+        return text.split()
     result: list[str] = []
     for word in text.split():
         if not any(is_han(ch) for ch in word):
