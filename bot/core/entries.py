@@ -77,11 +77,16 @@ def build_index(k: Knowledge) -> MatchIndex:
 
     The garbage collector is paused meanwhile: the build creates hundreds of thousands of
     objects that all stay alive, and collections would only scan them again and again.
+    Afterwards they are frozen out of the collector's generations, so the collections that
+    answering messages triggers do not scan the index either (an index holds no reference
+    cycles: an old version is still freed by reference counting when it is replaced).
     """
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return MatchIndex(alias_triples(k), stopword_set(k), variant_map(k))
+        index = MatchIndex(alias_triples(k), stopword_set(k), variant_map(k))
     finally:
         if enabled:
             gc.enable()
+    gc.freeze()
+    return index

@@ -22,6 +22,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import heapq
+from collections.abc import Callable
+from functools import cached_property
 
 from rapidfuzz.distance import OSA
 
@@ -31,12 +33,14 @@ MENTION_MIN = 0.75       # share of an alias's weight that must be in the messag
 NEAR_MIN = 0.40          # below a mention, still offered as "did you mean"
 DESCRIPTION_MIN = 0.60   # share of the message's content words a description must explain
 DESCRIPTION_FACTOR = 0.8  # a description match is never as sure as a name
+DESCRIPTION_PREFILTER = 0.2  # share of a description's weight below which it cannot qualify
 SUBSUME_MARGIN = 0.10
 FREQUENT_MIN = 50        # a token in more aliases than max(FREQUENT_MIN, aliases / 500)
 FREQUENT_SHARE = 500     # only adds to candidates that rarer tokens found
 FUZZY_MIN_LEN = 5          # shorter words are matched exactly ("cost" is not "host")
 FUZZY_MIN_SIM = 0.8
 STOP_WEIGHT = 0.3          # a stopword inside a person's name ("Du", "Ma", "Said") counts less
+NAME, CUE, DESCRIPTION = 0, 1, 2   # kinds of alias record
 MAX_NEAR = 6               # did-you-mean candidates kept per message
 SHORT_ALIAS = 3            # a one-word alias this short ("Fan", "Li") needs a short message
 LOOKUP_CACHE = 50_000     # distinct message tokens remembered
@@ -87,14 +91,20 @@ class Analysis:
         content: positions of units that are not stopwords.
         mentions: entry mentions, best per entry, longest and best first.
         cues: cue name ("doctor", "speakers", ...) -> its mention.
-        near: partial matches below the mention threshold, best first (did-you-mean).
+        near: partial matches below the mention threshold, best first (did-you-mean);
+            worked out on first use, since most answers never need it.
     """
 
     units: list[str]
     content: frozenset[int]
     mentions: list[Mention] = field(default_factory=list)
     cues: dict[str, Mention] = field(default_factory=dict)
-    near: list[Mention] = field(default_factory=list)
+    _near: Callable[[], list[Mention]] | None = field(default=None, repr=False)
+
+    @cached_property
+    def near(self) -> list[Mention]:
+        """Partial matches, best first, one per entry (at most MAX_NEAR)."""
+        return self._near() if self._near else []
 
     def explained(self, used: list[Mention]) -> float:
         """Share (0..1) of the message's content units covered by ``used`` and the cues."""
@@ -196,7 +206,13 @@ class MatchIndex:
             for t, w in zip(toks, weights):
                 postings[t].append((idx, w))
         self.records = records
+        # flat per-record arrays for the hot loop of analyse()
+        self._inverse_total = [1.0 / r.total for r in records]
+        self._kind = [DESCRIPTION if r.description else CUE if r.key.startswith("cue:")
+                      else NAME for r in records]
         self.postings = dict(postings)
+        self._cue_tokens = frozenset(t for t, posting in self.postings.items()
+                                     if all(self._kind[i] == CUE for i, _ in posting))
         self.frequent_df = max(FREQUENT_MIN, len(records) // FREQUENT_SHARE)
         deletes: dict[str, list[str]] = defaultdict(list)
         for token in self.postings:
@@ -298,20 +314,24 @@ class MatchIndex:
         if not best and not phrases:
             return analysis
         acc = self._accumulate(best)
+        if not self._names_found(acc):
+            # the rare words alone found nothing even close: let a common word search too
+            acc = self._accumulate(best, widen=True)
         scored: dict[str, Mention] = {}
         near: list[tuple[float, int]] = []
         descriptions = []
         above: dict[str, list[tuple[float, int]]] = defaultdict(list)
-        records = self.records
+        records, inverse, kinds = self.records, self._inverse_total, self._kind
         for idx, total in acc.items():
-            rec = records[idx]
-            if rec.description:
-                descriptions.append(rec)
+            score = total * inverse[idx]
+            if score < DESCRIPTION_PREFILTER:
                 continue
-            score = total / rec.total
-            if score >= MENTION_MIN:
-                above[rec.key].append((score, idx))
-            elif score >= NEAR_MIN and not rec.key.startswith("cue:"):
+            kind = kinds[idx]
+            if kind == DESCRIPTION:
+                descriptions.append(records[idx])
+            elif score >= MENTION_MIN:
+                above[records[idx].key].append((score, idx))
+            elif score >= NEAR_MIN and kind == NAME:
                 near.append((score, idx))
         for key, found in above.items():
             # per entry, only its best acceptable alias (for a cue, every alias) is a Mention
@@ -327,6 +347,10 @@ class MatchIndex:
         analysis.cues = cues
         cue_positions = frozenset().union(*(m.positions for m in cues.values()))
         asked = content - cue_positions
+        named = frozenset().union(*(m.positions for k, m in scored.items()
+                                    if not k.startswith("cue:")))
+        if asked <= named:
+            descriptions = []  # names already explain every word: no role or title needed
         for rec in descriptions:
             if sum(1 for t in rec.tokens if t in best) < 2:
                 continue
@@ -341,7 +365,8 @@ class MatchIndex:
                     scored[rec.key] = mention
         entries = [m for k, m in scored.items() if not k.startswith("cue:")]
         analysis.mentions = _drop_subsumed(entries)
-        analysis.near = self._near(near, best, {m.key for m in analysis.mentions})
+        found = {m.key for m in analysis.mentions}
+        analysis._near = lambda: self._near_mentions(near, best, found)
         return analysis
 
     def _mention(self, rec: AliasRecord, score: float, best, content, scored: dict,
@@ -364,18 +389,21 @@ class MatchIndex:
             scored[rec.key] = mention
         return True
 
-    def _accumulate(self, best: dict[str, tuple[float, frozenset[int]]]) -> dict[int, float]:
+    def _accumulate(self, best: dict[str, tuple[float, frozenset[int]]],
+                    widen: bool = False) -> dict[int, float]:
         """Sum, per alias record, the weights of its tokens found in the message.
 
         Tokens in more than ``frequent_df`` aliases (common surnames, "hospital") do not
-        generate candidates of their own, only add to those the rarer tokens found; the
-        rarest of them generates too, so a message of common words still finds its entry.
+        generate candidates of their own, only add to those the rarer tokens found; with
+        ``widen`` (or when only cue words are rare) the rarest frequent token generates
+        too, so a message of common words still finds its entry.
         """
         rare = [v for v in best if len(self.postings[v]) <= self.frequent_df]
         frequent = sorted((v for v in best if len(self.postings[v]) > self.frequent_df),
                           key=lambda v: len(self.postings[v]))
-        rare += frequent[:1]
-        frequent = frequent[1:]
+        if frequent and (widen or all(v in self._cue_tokens for v in rare)):
+            rare += frequent[:1]
+            frequent = frequent[1:]
         acc: dict[int, float] = defaultdict(float)
         for vocab in rare:
             sim = best[vocab][0]
@@ -397,10 +425,16 @@ class MatchIndex:
             weights = self._frequent[vocab] = dict(self.postings[vocab])
         return weights
 
+    def _names_found(self, acc: dict[int, float]) -> bool:
+        inverse, kinds = self._inverse_total, self._kind
+        return any(kinds[i] == NAME and total * inverse[i] >= NEAR_MIN
+                   for i, total in acc.items())
+
     def _positions(self, rec: AliasRecord, best) -> frozenset[int]:
         return frozenset().union(*(best[t][1] for t in rec.tokens if t in best))
 
-    def _near(self, near: list[tuple[float, int]], best, found: set[str]) -> list[Mention]:
+    def _near_mentions(self, near: list[tuple[float, int]], best, found: set[str]
+                       ) -> list[Mention]:
         """The best partial matches, one per entry, for "did you mean"."""
         out: dict[str, Mention] = {}
         for score, idx in heapq.nlargest(MAX_NEAR * 3, near):
