@@ -412,10 +412,8 @@ class MatchIndex:
         for vocab in frequent:
             sim = best[vocab][0]
             weights = self._frequent_weights(vocab)
-            for idx in acc:
-                weight = weights.get(idx)
-                if weight is not None:
-                    acc[idx] += weight * sim
+            for idx in acc.keys() & weights.keys():  # set intersection, in C
+                acc[idx] += weights[idx] * sim
         return acc
 
     def _frequent_weights(self, vocab: str) -> dict[int, float]:
