@@ -40,6 +40,10 @@ HTML_TAG = re.compile(r"</?[a-zA-Z][^<>]{0,40}>")  # pasted markup, e.g. "<b>hi<
 
 LISTS = {"list:sessions": "Programme", "list:speakers": "Speakers",
          "list:doctors": "Find a doctor", "help": "Help"}
+# command names and /start payloads -> the section they open
+SECTIONS = {"sessions": "list:sessions", "programme": "list:sessions", "program": "list:sessions",
+            "speakers": "list:speakers", "doctor": "list:doctors", "doctors": "list:doctors",
+            "help": "help"}
 SMALLTALK = {"greeting": "greeting", "help": "help", "about": "help", "thanks": "smalltalk"}
 
 
@@ -98,7 +102,7 @@ class Assistant:
 
         Unknown, stale or forged ids get a polite fallback (EXPIRED), never an error.
         """
-        if choice_id in ("list:sessions", "list:speakers", "list:doctors", "help"):
+        if choice_id in LISTS:
             return self._list(choice_id, lang)
         if choice_id.startswith("emergency"):
             return self._emergency(lang, "asked")
@@ -125,9 +129,8 @@ class Assistant:
         word, _, rest = text[1:].partition(" ")
         name = word.split("@", 1)[0].lower()
         rest = rest.strip()
-        if name == "start":
-            target = {"doctors": "list:doctors", "doctor": "list:doctors",
-                      "sessions": "list:sessions", "speakers": "list:speakers"}.get(rest.lower())
+        if name == "start":  # a deep-link payload opens that section: "/start doctors"
+            target = SECTIONS.get(rest.lower())
             if target:
                 return self._list(target, lang)
             return self._reply("greeting", render.greeting(self.k), lang, choices=_list_choices())
@@ -145,9 +148,7 @@ class Assistant:
         if name == "about":
             return self._reply("event", render.event_overview(self.k), lang,
                                ids=(f"event:{self.k.event.id}",))
-        target = {"sessions": "list:sessions", "programme": "list:sessions",
-                  "program": "list:sessions", "speakers": "list:speakers",
-                  "doctor": "list:doctors", "doctors": "list:doctors", "help": "help"}.get(name)
+        target = SECTIONS.get(name)
         if target:
             return self._list(target, lang)
         shown = "".join(ch for ch in name[:32] if ch.isalnum() or ch in "_-")
