@@ -318,3 +318,8 @@ def test_doctor_command_with_nothing_known_lists_the_specialties(ask):
     reply = ask("/doctor xyz")
     assert reply.intent == "doctor" and "no specialty or condition" in reply.text
     assert {c.id for c in reply.choices} >= {"specialty:midwifery"}
+
+
+def test_the_name_explaining_more_of_the_message_wins(ask):
+    # "li" is exactly Li Jinbao's surname, but "li fang" is one typo from Liu Fang
+    assert ask("dr li fang").ids[0] == "person:liu-fang"

@@ -84,6 +84,18 @@ async def test_a_did_you_mean_button_pressed(fake, polling):
     assert "Refki Ilham" in text_of(sent[1])
 
 
+async def test_a_did_you_mean_question_answered_by_its_button(fake, polling):
+    fake.user_sends("xianming")
+    [question] = await fake.wait_for_sent(1)
+    assert text_of(question).startswith("I am not sure I understood. Did you mean")
+    buttons = question["reply_markup"]["inline_keyboard"]
+    assert buttons[0][0] == {"text": "Xu Xianming", "callback_data": "person:xu-xianming"}
+    fake.user_presses("person:xu-xianming", message_id=question["message_id"])
+    await fake.wait_for_call("answerCallbackQuery")
+    sent = await fake.wait_for_sent(2)
+    assert "Critical Maternity Rescue Center" in text_of(sent[1])
+
+
 async def test_forged_callback_data_gets_the_expired_notice(fake, polling):
     fake.user_sends("hello")
     [menu] = await fake.wait_for_sent(1)

@@ -192,7 +192,7 @@ class Assistant:
             if any(m.score > best and not m.positions <= words for m in [*facts, *topics]):
                 people = []
         if people:
-            used = _ambiguous_or_best(people)
+            used = _ambiguous_or_best(a, people)
             conf = self._confidence(a, used)
             if len(used) > 1 and _overlap(used):
                 return self._ask(a, used, lang, conf, render.ambiguous())
@@ -217,7 +217,7 @@ class Assistant:
         if topics or talks:
             return self._checked(a, topics + talks, lang, "session")
         if facts:
-            best = _ambiguous_or_best(facts)
+            best = _ambiguous_or_best(a, facts)
             return self._checked(a, best, lang, "event")
         named = max((m.score for m in kinds["event"]), default=0.0)
         for cue, target in (("doctor", "list:doctors"), ("speakers", "list:speakers"),
@@ -381,15 +381,22 @@ def _overlap(mentions: list[Mention]) -> bool:
                for b in mentions[i + 1:])
 
 
-def _ambiguous_or_best(mentions: list[Mention]) -> list[Mention]:
+def _ambiguous_or_best(a: Analysis, mentions: list[Mention]) -> list[Mention]:
     """Return the best mention, plus those on other words (several people named) and those
-    on the same words within AMBIGUITY_MARGIN (which the caller turns into a question)."""
-    ordered = sorted(mentions, key=lambda m: (-m.score, -len(m.positions), m.key))
+    on the same words within AMBIGUITY_MARGIN (which the caller turns into a question).
+
+    "Best" weighs the match score by how much of the message the mention explains, so
+    "li fang" is Liu Fang (both words, one typo) rather than Li Jinbao (one exact word).
+    """
+    def value(m: Mention) -> float:
+        return round(m.score * (0.5 + 0.5 * a.explained([m])), 4)
+
+    ordered = sorted(mentions, key=lambda m: (-value(m), -m.score, m.key))
     best = ordered[0]
     out = [best]
     for m in ordered[1:]:
         same_words = m.positions & best.positions
-        if (same_words and best.score - m.score <= AMBIGUITY_MARGIN) or \
+        if (same_words and value(best) - value(m) <= AMBIGUITY_MARGIN) or \
                 (not same_words and m.score >= best.score - 0.2 and
                  not any(m.positions & o.positions for o in out)):
             out.append(m)
