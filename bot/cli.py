@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from urllib.parse import urlparse
 
 from bot import logs
 from bot.channels import console
@@ -69,20 +70,33 @@ def cmd_check(args, settings: Settings) -> int:
     return 1 if errors else 0
 
 
+def _telegram(run, args, settings: Settings) -> int:
+    """Start a Telegram runner; start-up failures become one line without secrets."""
+    from telegram.error import InvalidToken, NetworkError  # telegram is only needed here
+    settings.bot_token()  # a missing token stops start-up before the knowledge is loaded
+    assistant = _assistant(args.knowledge or settings.knowledge_dir)
+    host = urlparse(settings.telegram_api_base_url).netloc or "?"
+    try:
+        run(settings, assistant)
+    except InvalidToken:  # its message quotes the token: never print it
+        raise ConfigError(f"TELEGRAM_BOT_TOKEN was rejected by the Bot API at {host}") from None
+    except NetworkError as exc:
+        raise ConfigError(f"cannot reach the Bot API at {host} "
+                          f"({type(exc).__name__}); check TELEGRAM_API_BASE_URL and the "
+                          "network") from None
+    return 0
+
+
 def cmd_run(args, settings: Settings) -> int:
     """Telegram bot, long polling (blocks until SIGINT/SIGTERM)."""
-    from bot.channels.telegram.app import run_polling  # telegram is only needed here
-    settings.bot_token()  # a missing token stops start-up before the knowledge is loaded
-    run_polling(settings, _assistant(args.knowledge or settings.knowledge_dir))
-    return 0
+    from bot.channels.telegram.app import run_polling
+    return _telegram(run_polling, args, settings)
 
 
 def cmd_webhook(args, settings: Settings) -> int:
     """Telegram bot behind PTB's webhook server (blocks until SIGINT/SIGTERM)."""
     from bot.channels.telegram.app import run_webhook
-    settings.bot_token()
-    run_webhook(settings, _assistant(args.knowledge or settings.knowledge_dir))
-    return 0
+    return _telegram(run_webhook, args, settings)
 
 
 def build_parser() -> argparse.ArgumentParser:

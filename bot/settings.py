@@ -80,5 +80,6 @@ class Settings(BaseSettings):
         token = self.telegram_bot_token.get_secret_value().strip()
         if not TOKEN_SHAPE.match(token):
             raise ConfigError("TELEGRAM_BOT_TOKEN is malformed: expected digits, a colon and "
-                              "the secret, like 123456:ABC-DEF...")
+                              "a secret of 20 or more letters, digits, - or _ "
+                              "(as @BotFather gives it)")
         return token

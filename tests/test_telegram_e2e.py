@@ -248,3 +248,20 @@ async def test_forumbot_run_answers_within_a_second_and_stops_on_sigterm(fake):
         out, err = await asyncio.to_thread(proc.communicate, timeout=20)
     assert proc.returncode == 0, err[-2000:]
     assert fake.token not in err and fake.token.split(":")[1] not in err
+
+
+@pytest.mark.parametrize("base_url_of", [
+    lambda fake: fake.base_url,                       # the server rejects the token (401)
+    lambda fake: "http://127.0.0.1:9/bot",            # nothing listens there
+])
+async def test_forumbot_run_start_up_failures_are_one_line_without_the_token(fake, base_url_of):
+    token = "654321:SECRETsecretSECRETsecret12345"
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": token,
+           "TELEGRAM_API_BASE_URL": base_url_of(fake)}
+    script = Path(sys.executable).parent / "forumbot"
+    proc = await asyncio.to_thread(subprocess.run, [str(script), "run"], env=env,
+                                   capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "SECRET" not in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("forumbot: ")
+    assert len(proc.stderr.strip().splitlines()) <= 6
