@@ -256,6 +256,8 @@ def test_reply_as_dict_is_the_jsonl_contract(ask):
     "quel temps fait-il demain à Marrakech ?",      # "fait" is French, not a typo of "faint"
     "I'm sitting in the waiting room, who is Cai Bin?",
     "the sky is blue today",
+    "my husband is feeling blue since the baby was born",
+    "she is wearing a blue dress to the forum",
     "how much does a c-section cost",
 ])
 def test_ordinary_words_are_not_read_as_urgent_symptoms(ask, text):
@@ -264,6 +266,10 @@ def test_ordinary_words_are_not_read_as_urgent_symptoms(ask, text):
 
 @pytest.mark.parametrize("text", [
     "mon bébé devient tout bleu",                  # one word between the words of a term
+    "ma femme saigne", "my wife is bleeding", "zawjti katnzef bzaf",
+    "我流了很多血", "头很痛，看不清东西", "我肚子很痛",
+    "my water broke", "contractions every 5 minutes at 30 weeks",
+    "i have a fever after giving birth", "her lips are blue",
     "baby's face is purple",
     "i am bleeding",
     "bleding alot after delivery help",

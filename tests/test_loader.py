@@ -57,6 +57,7 @@ def test_unknown_speaker_id_names_the_talk_and_suggests(knowledge_copy):
     edit(f, "speaker: cai-bin", "speaker: cai-bim")
     [err] = errors_of(knowledge_copy)
     assert err.field == "talks[3].speaker" and err.file == str(f)
+    assert (err.line, err.column) == (line_of(f, "speaker: cai-bim"), 14)
     assert "cai-bim" in err.message and "cai-bin" in err.message
 
 
@@ -112,6 +113,12 @@ def test_load_knowledge_raises_with_every_problem(knowledge_copy):
     with pytest.raises(KnowledgeError) as exc:
         load_knowledge(knowledge_copy)
     assert "programme.yaml" in str(exc.value) and "nobody" in str(exc.value)
+
+
+def test_an_emptied_file_is_one_error_not_one_per_reference(knowledge_copy):
+    (knowledge_copy / "people.yaml").write_text("people: []\n", encoding="utf-8")
+    [err] = errors_of(knowledge_copy)
+    assert err.field == "people" and "people.yaml empty or missing" in err.message
 
 
 def test_missing_folder(tmp_path):

@@ -105,6 +105,12 @@ def chat(assistant: Assistant, explain: bool = False, stdin: TextIO | None = Non
             return 0
         if text.isdigit() and 1 <= int(text) <= len(last.choices):
             reply = assistant.choose(last.choices[int(text) - 1].id, last.lang)
+        elif text.isdigit() and len(text) < 4:
+            count = len(last.choices)
+            stdout.write("bot> " + (f"Please type a number from 1 to {count}, or a question."
+                                    if count else "There is nothing to pick: ask a question.")
+                         + "\n")
+            continue
         else:
             reply = assistant.reply(Message(line))
         stdout.write("bot> " + format_reply(reply, explain) + "\n")

@@ -68,7 +68,7 @@ def person_card(k: Knowledge, person: Person) -> str:
     lines = [first + "."]
     talks = k.talks_by(person.id)
     if talks:
-        lines += [f"Talk: {t.title}.\n{t.summary}" for t in talks]
+        lines += [f"Talk subject: {t.title}.\n{t.summary}" for t in talks]
     elif person.at_forum:
         lines.append(person.at_forum)
     doctor = k.doctor_for(person.id)
@@ -199,12 +199,12 @@ def help_text(k: Knowledge) -> str:
 
 
 def fallback(doubtful: bool) -> str:
-    """Return the fallback text: unsure (with options) or out of scope."""
+    """Return the fallback text: unsure (with options) or nothing found."""
     if doubtful:
         return "I am not sure I understood. Did you mean one of these?"
-    return ("Sorry, I can only answer questions about the Sino-Morocco summit forum on high-risk "
-            "pregnancy: its talks, speakers, and the Find a Doctor directory. Try one of these, "
-            "or type /help.")
+    return ("Sorry, I found nothing about that. I answer questions about the Sino-Morocco "
+            "summit forum on high-risk pregnancy: its talks, its speakers and the Find a Doctor "
+            "directory of its clinicians. Try one of these, or type /help.")
 
 
 def ambiguous() -> str:
@@ -217,12 +217,20 @@ def thanks() -> str:
     return "You are welcome. Ask me any time about the forum, its talks or its doctors."
 
 
+def shorten(text: str, limit: int) -> str:
+    """Return ``text`` cut at a word boundary to at most ``limit`` characters, with "…"."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1].rsplit(" ", 1)[0].rstrip(",;:")
+    return cut + "…"
+
+
 def label(k: Knowledge, key: str) -> str:
     """Return the short label of an entry key ("person:cai-bin" -> "Cai Bin")."""
     kind, _, entry_id = key.partition(":")
     entry = k.entries[key]
     if kind == "talk":
-        return f"{speaker_of(k, entry).name}: {entry.title}"[:60]
+        return shorten(f"{speaker_of(k, entry).name}: {entry.title}", 60)
     if kind == "doctor":
         return f"{person_name(k, entry.practitioner)} ({specialties(k, entry)})"
     if kind == "fact":

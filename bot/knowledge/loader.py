@@ -12,7 +12,7 @@ import hashlib
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
-from rapidfuzz import process
+from rapidfuzz import fuzz, process
 
 from .models import (Doctor, Emergency, Event, Fact, Knowledge, Person, Specialty, Talk,
                      Topic, Vocabulary)
@@ -90,7 +90,9 @@ class _Collector:
         self.sections: dict[str, list] = {name: [] for name in LIST_SECTIONS}
         self.singles: dict[str, object] = {}
         self.where: dict[tuple[str, str], tuple[str, int | None, int | None, str]] = {}
+        self.empty_targets: set[str] = set()
         self.unreadable = False  # a file could not be parsed: its ids are unknown
+        self.paths: dict[tuple[str, str], tuple[dict, tuple]] = {}  # entry -> positions, path
 
     def error(self, file, line, column, field, message) -> None:
         self.problems.append(Problem(str(file), line, column, field, message))
@@ -160,36 +162,52 @@ class _Collector:
                            "ids must be unique")
                 continue
             self.where[(section, entry.id)] = (str(path), line, col, f"{section}[{i}]")
+            self.paths[(section, entry.id)] = (positions, (section, i))
             self.sections[section].append(entry)
 
-    def ref(self, section: str, entry_id: str, field: str, target: str, value: str) -> None:
-        if (target, value) in self.where:
+    def ref(self, section: str, entry_id: str, field: str, target: str, value: str,
+            index: int | None = None) -> None:
+        """Report ``value`` (in ``field``, item ``index`` of a list) when no ``target``
+        entry has that id, at the value's own line and column."""
+        if (target, value) in self.where or target in self.empty_targets:
             return
-        file, line, col, base = self.where[(section, entry_id)]
+        file, _, _, base = self.where[(section, entry_id)]
+        positions, path = self.paths[(section, entry_id)]
+        where = path + ((field,) if index is None else (field, index))
+        line, col = _position(positions, where)
         known = [key[1] for key in self.where if key[0] == target]
-        guess = process.extractOne(value, known, score_cutoff=60)
+        guess = process.extractOne(value, known, scorer=fuzz.ratio, score_cutoff=75)
         hint = f" (did you mean `{guess[0]}`?)" if guess else ""
-        self.error(file, line, col, f"{base}.{field}",
+        name = f"{base}.{field}" + (f"[{index}]" if index is not None else "")
+        self.error(file, line, col, name,
                    f"`{value}` is not the id of any entry in `{target}`{hint}")
 
-    def cross_check(self) -> None:
+    def cross_check(self, folder: Path) -> None:
         s = self.sections
+        # a whole section missing (an emptied or deleted people.yaml) is one error, not one
+        # per reference to it
+        used = {"people": s["talks"] or s["doctors"], "topics": s["talks"],
+                "specialties": s["doctors"]}
+        self.empty_targets = {t for t, users in used.items() if users and not s[t]}
+        for target in sorted(self.empty_targets):
+            self.error(folder, None, None, target, f"no `{target}:` entries are defined, but "
+                       f"other entries refer to them: is {target}.yaml empty or missing?")
         for talk in s["talks"]:
             self.ref("talks", talk.id, "speaker", "people", talk.speaker)
-            for t in talk.topics:
-                self.ref("talks", talk.id, "topics", "topics", t)
+            for i, t in enumerate(talk.topics):
+                self.ref("talks", talk.id, "topics", "topics", t, i)
         for doc in s["doctors"]:
             self.ref("doctors", doc.id, "practitioner", "people", doc.practitioner)
-            for sp in doc.specialty:
-                self.ref("doctors", doc.id, "specialty", "specialties", sp)
-            for t in doc.conditions:
-                self.ref("doctors", doc.id, "conditions", "topics", t)
+            for i, sp in enumerate(doc.specialty):
+                self.ref("doctors", doc.id, "specialty", "specialties", sp, i)
+            for i, t in enumerate(doc.conditions):
+                self.ref("doctors", doc.id, "conditions", "topics", t, i)
         for topic in s["topics"]:
-            for t in topic.broader:
-                self.ref("topics", topic.id, "broader", "topics", t)
+            for i, t in enumerate(topic.broader):
+                self.ref("topics", topic.id, "broader", "topics", t, i)
         for fact in s["facts"]:
-            for p in fact.people:
-                self.ref("facts", fact.id, "people", "people", p)
+            for i, p in enumerate(fact.people):
+                self.ref("facts", fact.id, "people", "people", p, i)
             if fact.answer is None and fact.answer_from is None:
                 file, line, col, base = self.where[("facts", fact.id)]
                 self.error(file, line, col, f"{base}.answer",
@@ -220,7 +238,7 @@ def check_knowledge(directory: str | Path) -> tuple[Knowledge | None, list[Probl
         if name not in c.singles and not any(p.severity == "error" for p in c.problems):
             c.error(folder, None, None, name, f"no file defines the `{name}:` section")
     if not c.unreadable:  # else every reference into the unreadable file would be an error
-        c.cross_check()
+        c.cross_check(folder)
     problems = sorted(c.problems, key=lambda p: (p.file, p.line or 0, p.column or 0))
     if any(p.severity == "error" for p in problems):
         return None, problems
