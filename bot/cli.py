@@ -1,5 +1,5 @@
 """The ``forumbot`` console script: ``chat``, ``ask``, ``check``, ``run`` (Telegram long
-polling) and ``webhook`` (Telegram webhook server).
+polling), ``webhook`` (Telegram webhook server) and ``wechat`` (WeChat webhook server).
 
 Exit status: 0 success; 1 the knowledge has errors (``check``); 2 the knowledge could not be
 loaded, or a setting is missing or malformed (one line on stderr, never a secret).
@@ -99,6 +99,15 @@ def cmd_webhook(args, settings: Settings) -> int:
     return _telegram(run_webhook, args, settings)
 
 
+def cmd_wechat(args, settings: Settings) -> int:
+    """WeChat Official Account webhook on WEBHOOK_LISTEN:PORT/wechat (blocks until
+    SIGINT/SIGTERM)."""
+    from bot.channels.wechat.app import credentials, run  # only needed here
+    credentials(settings)  # missing WeChat settings stop start-up before the knowledge loads
+    run(settings, _assistant(args.knowledge or settings.knowledge_dir))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``forumbot`` with all its subcommands."""
     parser = argparse.ArgumentParser(prog="forumbot", description="Summit Assistant")
@@ -127,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("webhook", help="run the Telegram bot behind a webhook (PORT, WEBHOOK_URL)")
     p.set_defaults(func=cmd_webhook)
+    p = sub.add_parser("wechat", help="serve the WeChat Official Account webhook on "
+                                      "PORT at /wechat (WECHAT_TOKEN)")
+    p.set_defaults(func=cmd_wechat)
     return parser
 
 
@@ -140,7 +152,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"forumbot: invalid setting(s): {names}", file=sys.stderr)
         return 2
     secret = [s.get_secret_value() for s in (settings.telegram_bot_token,
-                                               settings.webhook_secret) if s is not None]
+                                               settings.webhook_secret, settings.wechat_token,
+                                               settings.wechat_encoding_aes_key)
+              if s is not None]
     logs.configure(settings.log_level, secret)
     try:
         return args.func(args, settings)

@@ -2,8 +2,9 @@
 
 Environment names are the project's interface: TELEGRAM_BOT_TOKEN, TELEGRAM_API_BASE_URL,
 ADMIN_USER_IDS, DATABASE_URL, KNOWLEDGE_DIR, DEFAULT_TIMEZONE, PORT, WEBHOOK_URL,
-WEBHOOK_SECRET, WEBHOOK_LISTEN, LOG_LEVEL. Secrets are SecretStr: they never show in a repr,
-a log line or an error message.
+WEBHOOK_SECRET, WEBHOOK_LISTEN, LOG_LEVEL, WECHAT_TOKEN, WECHAT_APP_ID,
+WECHAT_ENCODING_AES_KEY. Secrets are SecretStr: they never show in a repr, a log line or an
+error message.
 """
 from __future__ import annotations
 
@@ -40,6 +41,12 @@ class Settings(BaseSettings):
         webhook_url: public https URL Telegram posts updates to (WEBHOOK_URL).
         webhook_secret: the secret_token Telegram sends in X-Telegram-Bot-Api-Secret-Token
             (WEBHOOK_SECRET; 1-256 characters A-Z a-z 0-9 _ -).
+        wechat_token: the Token of the WeChat Official Account's server configuration
+            (WECHAT_TOKEN; 3-32 letters or digits); ``forumbot wechat`` needs it.
+        wechat_app_id: the Official Account's AppID (WECHAT_APP_ID, "wx..."); needed in safe
+            mode, where it is sealed inside every encrypted message.
+        wechat_encoding_aes_key: the EncodingAESKey (WECHAT_ENCODING_AES_KEY; 43 characters);
+            when set, messages are exchanged in AES safe mode.
     """
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8",
@@ -56,6 +63,9 @@ class Settings(BaseSettings):
     webhook_listen: str = "0.0.0.0"
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
+    wechat_token: SecretStr | None = None
+    wechat_app_id: str | None = None
+    wechat_encoding_aes_key: SecretStr | None = None
 
     @field_validator("admin_user_ids", mode="before")
     @classmethod

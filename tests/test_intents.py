@@ -5,8 +5,7 @@ import re
 
 import pytest
 
-from bot.core.engine import EXPIRED, MAX_MESSAGE_CHARS, Assistant
-from bot.core.render import DISCLAIMER
+from bot.core.engine import MAX_MESSAGE_CHARS, Assistant
 from bot.core.types import Message
 
 
@@ -59,7 +58,7 @@ def test_topic_question_lists_only_the_talk_on_it(ask):
     assert reply.intent == "session"
     assert reply.ids == ("topic:preeclampsia", "talk:talk-preeclampsia")
     assert "Brini Jihane" in reply.text and "Li Jinbao" not in reply.text
-    assert DISCLAIMER in reply.text
+    assert "not medical advice" in reply.text
 
 
 def test_broader_topic_finds_the_narrower_talks_too(ask):
@@ -98,7 +97,7 @@ def test_doctor_search_by_specialty(ask):
     assert reply.intent == "doctor"
     assert "Li Jinbao" in reply.text and "Refki Ilham" not in reply.text
     assert "not given in the forum article" in reply.text
-    assert DISCLAIMER in reply.text
+    assert "not medical advice" in reply.text
 
 
 def test_doctor_search_by_specialty_and_condition(ask):
@@ -122,6 +121,18 @@ def test_find_a_doctor_lists_the_directory(ask):
                                              "specialty:midwifery"}
 
 
+EMERGENCY_FIRST_LINE = {
+    "en": "This may be an emergency. Call now: Morocco: 141 (SAMU (medical emergency)) or 15 "
+          "(Civil Protection); China: 120 (medical emergency).",
+    "fr": "Il peut s'agir d'une urgence. Appelez maintenant : Maroc: 141 (SAMU (urgences "
+          "médicales)) ou 15 (Protection civile); Chine: 120 (urgences médicales).",
+    "ar": "قد تكون هذه حالة طارئة. اتصل الآن: المغرب: \u2068141\u2069 (الإسعاف الطبي "
+          "(\u2068SAMU\u2069)) أو \u206815\u2069 (الوقاية المدنية); الصين: \u2068120\u2069 "
+          "(الإسعاف الطبي).",
+    "zh": "这可能是紧急情况。请立即拨打：摩洛哥: 141 (SAMU 医疗急救) 或 15 (民防); 中国: 120 (医疗急救)。",
+}
+
+
 @pytest.mark.parametrize("text", [
     "I'm pregnant and bleeding a lot right now",
     "I am 30 weeks pregnant and bleding heavily",
@@ -140,9 +151,9 @@ def test_find_a_doctor_lists_the_directory(ask):
 def test_urgent_symptoms_get_emergency_guidance_first(ask, text):
     reply = ask(text)
     assert reply.intent == "emergency"
-    assert reply.text.startswith("This may be an emergency. Call now")
     assert "141" in reply.text and "15" in reply.text and "120" in reply.text
-    assert "nearest emergency department" in reply.text
+    first = reply.text.splitlines()[0]
+    assert first == EMERGENCY_FIRST_LINE[reply.lang], (reply.lang, first)
 
 
 @pytest.mark.parametrize("text", [
@@ -234,7 +245,8 @@ def test_choices_can_be_chosen_and_forged_ids_expire(assistant, ask):
     assert picked.intent == "doctor"
     for forged in ("person:nobody", "talk:../../etc", "", "x" * 500):
         stale = assistant.choose(forged)
-        assert stale.intent == "fallback" and stale.text == EXPIRED
+        assert stale.intent == "fallback" and stale.text.startswith("That option has expired")
+        assert not assistant.knows(forged)
     assert all(len(c.id.encode()) <= 64 for c in reply.choices)
 
 

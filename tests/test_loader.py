@@ -70,7 +70,7 @@ def test_duplicate_key_is_an_error(knowledge_copy):
 
 def test_missing_and_misspelt_fields(knowledge_copy):
     f = knowledge_copy / "programme.yaml"
-    edit(f, "    summary: >-\n      Dr. Cai Bin", "    sumary: >-\n      Dr. Cai Bin")
+    edit(f, "    summary:\n      en: >-\n        Dr. Cai Bin", "    sumary:\n      en: >-\n        Dr. Cai Bin")
     messages = [e.message for e in errors_of(knowledge_copy)]
     assert any("needs a `summary`" in m for m in messages)
     assert any("unknown field `sumary`" in m and "`summary`" in m for m in messages)

@@ -15,7 +15,7 @@ import pytest
 from fake_bot_api import FakeBotApi, free_tcp_port
 
 from bot.channels.telegram.app import build_application
-from bot.core.engine import EXPIRED, Assistant
+from bot.core.engine import Assistant
 from bot.knowledge.loader import load_knowledge
 from bot.settings import Settings
 
@@ -101,7 +101,7 @@ async def test_forged_callback_data_gets_the_expired_notice(fake, polling):
     [menu] = await fake.wait_for_sent(1)
     fake.user_presses("person:../../etc/passwd", message_id=menu["message_id"])
     answer = await fake.wait_for_call("answerCallbackQuery")
-    assert answer["text"] == EXPIRED
+    assert answer["text"] == "That option has expired. Please ask your question again."
     await asyncio.sleep(0.3)
     assert len(fake.sent) == 1
 
@@ -265,3 +265,20 @@ async def test_forumbot_run_start_up_failures_are_one_line_without_the_token(fak
     assert "SECRET" not in proc.stderr and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("forumbot: ")
     assert len(proc.stderr.strip().splitlines()) <= 6
+
+
+async def test_language_choice_wins_over_detection(fake, polling):
+    fake.user_sends("/language fr")
+    [confirm] = await fake.wait_for_sent(1)
+    assert text_of(confirm) == "Je répondrai en Français."
+    fake.user_sends("who is cai bin")
+    sent = await fake.wait_for_sent(2)
+    assert "Sujet de l'intervention" in text_of(sent[1])
+    fake.user_sends("/language")
+    sent = await fake.wait_for_sent(3)
+    codes = [b["callback_data"] for row in sent[2]["reply_markup"]["inline_keyboard"] for b in row]
+    assert codes == ["lang:en", "lang:fr", "lang:ar", "lang:zh", "lang:auto"]
+    fake.user_presses("lang:auto", message_id=sent[2]["message_id"])
+    await fake.wait_for_call("answerCallbackQuery")
+    sent = await fake.wait_for_sent(4)
+    assert text_of(sent[3]) == "I will answer in the language of each message."

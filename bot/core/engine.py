@@ -19,6 +19,7 @@ import logging
 import re
 from collections import defaultdict
 
+from bot.i18n import SUPPORTED, isolate_ltr, language
 from bot.knowledge.models import Doctor, Knowledge, Topic
 
 from . import render
@@ -35,11 +36,9 @@ ANSWER_MIN = 0.55          # below this confidence the bot asks instead of answe
 AMBIGUITY_MARGIN = 0.05    # two entries closer than this on the same words: ask which
 MAX_PEOPLE = 3
 MAX_CHOICES = 4
-EXPIRED = "That option has expired. Please ask your question again."
 HTML_TAG = re.compile(r"</?[a-zA-Z][^<>]{0,40}>")  # pasted markup, e.g. "<b>hi</b>"
 
-LISTS = {"list:sessions": "Programme", "list:speakers": "Speakers",
-         "list:doctors": "Find a doctor", "help": "Help"}
+LISTS = ("list:sessions", "list:speakers", "list:doctors", "help")
 # command names and /start payloads -> the section they open
 SECTIONS = {"sessions": "list:sessions", "programme": "list:sessions", "program": "list:sessions",
             "speakers": "list:speakers", "doctor": "list:doctors", "doctors": "list:doctors",
@@ -60,7 +59,8 @@ class Assistant:
         self.index = build_index(knowledge)
         self.detector = EmergencyDetector(knowledge.emergency, self.index.units,
                                           self.index.known_words)
-        self.language = LanguageDetector(knowledge.vocabulary.stopwords)
+        self.language = LanguageDetector(knowledge.vocabulary.stopwords,
+                                         knowledge.vocabulary.markers)
         self._topic_talks = _coverage(knowledge, [(t, t.topics) for t in knowledge.talks])
         self._topic_doctors = _coverage(knowledge, [(d, d.conditions) for d in knowledge.doctors])
 
@@ -74,16 +74,17 @@ class Assistant:
             a :class:`Reply`; never raises: a fault of the engine itself is logged and the
             user gets the fallback, so one bad message never takes a channel down.
         """
-        try:
-            return self._reply_to(message)
-        except Exception:  # noqa: BLE001 - the safety net of every channel
-            log.exception("reply failed (message of %d characters)", len(message.text))
-            return self._reply("fallback", render.fallback(doubtful=False), "en",
-                               choices=_list_choices(), confidence=0.0)
-
-    def _reply_to(self, message: Message) -> Reply:
         text = HTML_TAG.sub(" ", message.text[:MAX_MESSAGE_CHARS])
-        lang = message.lang or self.language.detect(text)
+        lang = message.lang if message.lang in SUPPORTED else self.language.detect(text)
+        with language(lang):
+            try:
+                return self._reply_to(text, lang)
+            except Exception:  # noqa: BLE001 - the safety net of every channel
+                log.exception("reply failed (message of %d characters)", len(message.text))
+                return self._reply("fallback", render.fallback(doubtful=False), lang,
+                                   choices=_list_choices(), confidence=0.0)
+
+    def _reply_to(self, text: str, lang: str) -> Reply:
         stripped = text.strip()
         if not stripped:
             return self._reply("help", render.help_text(self.k), lang, choices=_list_choices())
@@ -97,25 +98,37 @@ class Assistant:
         small = self._smalltalk(analysis, lang)
         return small or self._answer(analysis, lang)
 
+    def knows(self, choice_id: str) -> bool:
+        """True when ``choice_id`` is a choice this knowledge version can answer (a button
+        from an older version or forged callback data is not)."""
+        return choice_id in LISTS or choice_id == "emergency" or choice_id in self.k.entries
+
     def choose(self, choice_id: str, lang: str = "en") -> Reply:
         """Answer a choice the user picked (a button): ``choice_id`` is a Choice.id.
 
-        Unknown, stale or forged ids get a polite fallback (EXPIRED), never an error.
+        Args:
+            choice_id: the Choice.id; lang: the language to answer in.
+        Returns:
+            the answer; unknown, stale or forged ids get the "option has expired" fallback.
         """
+        with language(lang):
+            return self._choose(choice_id, lang)
+
+    def _choose(self, choice_id: str, lang: str) -> Reply:
         if choice_id in LISTS:
             return self._list(choice_id, lang)
-        if choice_id.startswith("emergency"):
+        if choice_id == "emergency":
             return self._emergency(lang, "asked")
         entry = self.k.entries.get(choice_id)
         if entry is None:
-            return self._reply("fallback", EXPIRED, lang, confidence=0.0,
+            return self._reply("fallback", render.expired(), lang, confidence=0.0,
                                choices=_list_choices())
         kind = choice_id.split(":", 1)[0]
         mention = Mention(choice_id, "", 1.0, frozenset())
         if kind == "person":
             return self._people([mention], lang, 1.0, doctor=False)
         if kind == "doctor":
-            return self._doctor_cards([entry], "", lang, 1.0, [choice_id])
+            return self._doctor_cards([entry], lang, 1.0, [choice_id])
         if kind in ("topic", "talk"):
             return self._sessions([mention], lang, 1.0)
         if kind == "specialty":
@@ -140,9 +153,8 @@ class Assistant:
             if found:
                 return self._doctors([m for m in found if m.kind == "specialty"],
                                      [m for m in found if m.kind == "topic"], lang, 1.0)
-            return self._reply("doctor", "I found no specialty or condition matching that.\n"
-                               + render.directory_overview(self.k), lang, confidence=0.0,
-                               choices=self._list("list:doctors", lang).choices)
+            return self._reply("doctor", render.no_match_for_doctor(self.k), lang,
+                               confidence=0.0, choices=self._list("list:doctors", lang).choices)
         if name == "emergency":
             return self._emergency(lang, "asked")
         if name == "about":
@@ -152,8 +164,8 @@ class Assistant:
         if target:
             return self._list(target, lang)
         shown = "".join(ch for ch in name[:32] if ch.isalnum() or ch in "_-")
-        return self._reply("help", f"I do not know the command /{shown}.\n"
-                           + render.help_text(self.k), lang, choices=_list_choices())
+        return self._reply("help", render.unknown_command(self.k, shown), lang,
+                           choices=_list_choices())
 
     def _emergency(self, lang: str, rule: str) -> Reply:
         return self._reply("emergency", render.emergency(self.k), lang,
@@ -269,17 +281,19 @@ class Assistant:
         persons = [self.k.entries[m.key] for m in used[:MAX_PEOPLE]]
         doctors = [self.k.doctor_for(p.id) for p in persons]
         if doctor and all(doctors):
-            return self._doctor_cards(doctors, "", lang, conf, [m.key for m in used])
+            return self._doctor_cards(doctors, lang, conf, [m.key for m in used])
         ids: list[str] = []
         for p in persons:
             ids.append(f"person:{p.id}")
             ids += [f"talk:{t.id}" for t in self.k.talks_by(p.id)]
         text = "\n\n".join(render.person_card(self.k, p) for p in persons)
         if any(doctors):
-            text += "\n" + render.DISCLAIMER
-        choices = [Choice(f"doctor:{d.id}", "Find a Doctor card") for d in doctors if d][:1]
+            text += "\n" + render.disclaimer()
+        choices = [Choice(f"doctor:{d.id}", render.doctor_card_label())
+                   for d in doctors if d][:1]
         return self._reply("speaker", text, lang, ids=tuple(ids), confidence=conf,
-                           choices=tuple(choices) + (Choice("list:speakers", "All speakers"),),
+                           choices=tuple(choices) + (Choice("list:speakers",
+                                                            render.all_speakers_label()),),
                            candidates=_candidates(a))
 
     def _sessions(self, used: list[Mention], lang: str, conf: float,
@@ -296,8 +310,8 @@ class Assistant:
         talks.sort(key=lambda t: t.order)
         if not talks:
             return self._ask(a, used, lang, conf) if a else self._list("list:sessions", lang)
-        text = render.topic_talks(self.k, asked if topics else [], talks) \
-            if topics else "\n\n".join(render.talk_card(self.k, t) for t in talks)
+        text = render.topic_talks(self.k, asked, talks) if topics else \
+            render.talks_found(self.k, talks)
         text += "\n" + self._notes(asked)
         ids = [f"topic:{t.id}" for t in asked] + [f"talk:{t.id}" for t in talks]
         choices = tuple(Choice(f"person:{t.speaker}", render.person_name(self.k, t.speaker))
@@ -311,29 +325,26 @@ class Assistant:
         pool = [d for d in self.k.doctors if not sp_ids or sp_ids & set(d.specialty)]
         topic_entries = [self.k.entries[m.key] for m in topics]
         asked = [t for t in topic_entries if not t.umbrella] or topic_entries
-        heading = ""
+        none_on: list[Topic] = []
         if asked:
             scores = _rank(self._topic_doctors, [(t, 1.0) for t in asked])
             ranked = _top([d for d in pool if d.id in scores], scores)
             if ranked:
                 pool = ranked
             elif sp_ids:
-                heading = ("None of them spoke on " + " or ".join(t.name.lower() for t in asked)
-                           + " at the forum.\n")
+                none_on = asked
             else:
                 pool = []
         if not pool:
-            names = " or ".join(t.name.lower() for t in asked)
-            return self._reply("doctor", f"No clinician in the directory spoke on {names} at "
-                               "the forum.\n" + render.directory_overview(self.k), lang,
+            return self._reply("doctor", render.no_clinician(self.k, asked), lang,
                                confidence=conf, ids=tuple(f"topic:{t.id}" for t in asked))
         keys = [f"specialty:{s}" for s in sorted(sp_ids)] + [f"topic:{t.id}" for t in asked]
-        return self._doctor_cards(pool, heading, lang, conf, keys, asked)
+        return self._doctor_cards(pool, lang, conf, keys, asked, none_on)
 
-    def _doctor_cards(self, doctors: list[Doctor], heading: str, lang: str, conf: float,
-                      keys: list[str], topics: list[Topic] = ()) -> Reply:
-        count = "1 clinician" if len(doctors) == 1 else f"{len(doctors)} clinicians"
-        text = render.doctors_list(self.k, doctors, heading + f"Find a Doctor: {count}.")
+    def _doctor_cards(self, doctors: list[Doctor], lang: str, conf: float,
+                      keys: list[str], topics: list[Topic] = (),
+                      none_on: list[Topic] = ()) -> Reply:
+        text = render.doctors_list(self.k, doctors, none_on)
         text += "\n" + self._notes(topics)
         ids = keys + [f"doctor:{d.id}" for d in doctors]
         choices = tuple(Choice(f"person:{d.practitioner}",
@@ -344,7 +355,7 @@ class Assistant:
 
     def _notes(self, topics) -> str:
         urgent = any(t.urgent_symptom for t in topics)
-        return (render.urgent_hint(self.k) + "\n" if urgent else "") + render.DISCLAIMER
+        return (render.urgent_hint(self.k) + "\n" if urgent else "") + render.disclaimer()
 
     def _list(self, target: str, lang: str, conf: float = 1.0) -> Reply:
         if target == "list:sessions":
@@ -368,12 +379,14 @@ class Assistant:
 
     @staticmethod
     def _reply(intent, text, lang, *, choices=(), ids=(), confidence=1.0, candidates=()):
+        if lang == "ar":  # Latin names and numbers keep their order in right-to-left text
+            text = isolate_ltr(text)
         return Reply(intent=intent, text=text, choices=tuple(choices), ids=tuple(ids),
                      confidence=round(confidence, 4), lang=lang, candidates=tuple(candidates))
 
 
 def _list_choices() -> tuple[Choice, ...]:
-    return tuple(Choice(key, name) for key, name in LISTS.items() if key != "help")
+    return tuple(Choice(key, render.section_label(key)) for key in LISTS if key != "help")
 
 
 def _overlap(mentions: list[Mention]) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 
-from bot.knowledge.models import Knowledge
+from bot.knowledge.models import Knowledge, all_texts
 
 from .index import MatchIndex
 from .normalize import is_han, tokenize
@@ -31,11 +31,13 @@ def alias_triples(k: Knowledge) -> Iterator[tuple[str, str, bool]]:
             if 2 <= len(words) <= 3 and alias.isascii():
                 # "qinjing": a typo in a short syllable ("quin jing") still reaches the name
                 yield key, "".join(words), False
-        described = " ".join(x for x in (person.role, person.institution) if x)
-        if described:
-            yield key, described, True
+        for role in all_texts(person.role) or [""]:
+            described = " ".join(x for x in (role, person.institution) if x)
+            if described:
+                yield key, described, True
     for talk in k.talks:
-        yield f"talk:{talk.id}", talk.title, True
+        for title in all_texts(talk.title):
+            yield f"talk:{talk.id}", title, True
         for alias in talk.aliases:
             yield f"talk:{talk.id}", alias, False
     for topic in k.topics:

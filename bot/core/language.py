@@ -16,11 +16,14 @@ class LanguageDetector:
 
     Args:
         stopwords: the vocabulary's stopwords per language (lists of words).
+        markers: more words per language that tell French from English ("bonjour").
     """
 
-    def __init__(self, stopwords: dict[str, list[str]]):
-        en = {w for s in stopwords.get("en", []) for w in tokenize(s)}
-        fr = {w for s in stopwords.get("fr", []) for w in tokenize(s)}
+    def __init__(self, stopwords: dict[str, list[str]],
+                 markers: dict[str, list[str]] | None = None):
+        markers = markers or {}
+        en = {w for s in [*stopwords.get("en", []), *markers.get("en", [])] for w in tokenize(s)}
+        fr = {w for s in [*stopwords.get("fr", []), *markers.get("fr", [])] for w in tokenize(s)}
         self.en_only = en - fr
         self.fr_only = fr - en
 
@@ -29,7 +32,7 @@ class LanguageDetector:
         arabic = sum(1 for ch in text if "\u0600" <= ch <= "\u06ff")
         han = sum(1 for ch in text if is_han(ch))
         latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
-        if arabic and arabic >= latin:
+        if arabic and arabic * 2 >= latin:  # an Arabic question may quote a Latin name
             return "ar"
         if han and han * 3 >= latin:
             return "zh"

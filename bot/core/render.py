@@ -1,39 +1,60 @@
 """Pure functions that turn knowledge entries into reply text (plain text, no markup).
 
-Every fact in a reply comes from the entry passed in; the fixed words here are interface
-wording only. Where the knowledge has no value (contact details, hours, the forum's date)
-the text says the source does not give it, never a guess.
+Every fact in a reply comes from the entry passed in; the fixed wording here is interface
+text, translated through the gettext catalogs (:mod:`bot.i18n`) into the language of the
+reply being built. Where the knowledge has no value (contact details, hours, the forum's
+date) the text says the source does not give it, never a guess.
 """
 from __future__ import annotations
 
+from bot.i18n import _, current, localized
 from bot.knowledge.models import (Doctor, Event, Fact, Knowledge, Person, Specialty, Talk,
                                   Topic)
 
-DISCLAIMER = ("Note: this is information about the forum and its speakers, not medical advice. "
-              "For your own care, ask your doctor or midwife.")
-NOT_GIVEN = "not given in the forum article"
+
+def disclaimer() -> str:
+    """Return the one-line note that ends answers about medical topics and doctors."""
+    return _("Note: this is information about the forum and its speakers, not medical "
+             "advice. For your own care, ask your doctor or midwife.")
+
+
+def not_given() -> str:
+    """Return the words for a value the article does not give."""
+    return _("not given in the forum article")
+
+
+def name_of(entry: Topic | Specialty) -> str:
+    """Return a topic's or specialty's name in the current language (its first name in that
+    language, else its English name)."""
+    names = getattr(entry.names, current(), None) or []
+    name = names[0] if names and current() != "en" else entry.name
+    return name[:1].upper() + name[1:]
 
 
 def numbers_line(k: Knowledge) -> str:
-    """Return the emergency numbers as one line: "Morocco: 141 (SAMU ...), ...; China: 120"."""
+    """Return the emergency numbers as one line: "Morocco: 141 (SAMU ...) or 15 (...); ..."."""
     by_country: dict[str, list[str]] = {}
     for n in k.emergency.numbers:
-        by_country.setdefault(n.country, []).append(f"{n.number} ({n.service})")
-    return "; ".join(f"{c}: {' or '.join(v)}" for c, v in by_country.items())
+        by_country.setdefault(localized(n.country), []).append(
+            f"{n.number} ({localized(n.service)})")
+    joiner = " " + _("or") + " "
+    return "; ".join(f"{c}: {joiner.join(v)}" for c, v in by_country.items())
 
 
 def emergency(k: Knowledge) -> str:
     """Return the emergency reply: numbers and the emergency department, first and alone."""
-    return ("This may be an emergency. Call now: " + numbers_line(k) + ".\n"
-            "Go to the nearest emergency department (hospital emergency room) at once; "
-            "do not wait for an answer in this chat.\n"
-            "If someone is not breathing or has lost consciousness, call before anything else.")
+    return "\n".join([
+        _("This may be an emergency. Call now: {numbers}.").format(numbers=numbers_line(k)),
+        _("Go to the nearest emergency department (hospital emergency room) at once; do not "
+          "wait for an answer in this chat."),
+        _("If someone is not breathing or has lost consciousness, call before anything else."),
+    ])
 
 
 def urgent_hint(k: Knowledge) -> str:
     """Return the one line added to answers on topics that can describe an emergency."""
-    return "If this is happening to you now, call " + numbers_line(k) + \
-        ", or go to the nearest emergency department."
+    return _("If this is happening to you now, call {numbers}, or go to the nearest "
+             "emergency department.").format(numbers=numbers_line(k))
 
 
 def person_name(k: Knowledge, person_id: str) -> str:
@@ -47,40 +68,45 @@ def speaker_of(k: Knowledge, talk: Talk) -> Person:
 
 
 def talk_line(k: Knowledge, talk: Talk) -> str:
-    """Return one programme line: "4. Cai Bin: <title>"."""
-    return f"{talk.order}. {speaker_of(k, talk).name}: {talk.title}"
+    """Return one programme line: "4. Cai Bin: <subject>"."""
+    return f"{talk.order}. {speaker_of(k, talk).name}: {localized(talk.title)}"
 
 
 def talk_card(k: Knowledge, talk: Talk) -> str:
-    """Return a talk with its speaker, title, topics and summary."""
-    topics = ", ".join(k.get("topic", t).name for t in talk.topics)
-    return (f"{speaker_of(k, talk).name}: {talk.title}\n"
-            f"Topics: {topics}.\n{talk.summary}")
+    """Return a talk with its speaker, subject, topics and summary."""
+    topics = ", ".join(name_of(k.get("topic", t)) for t in talk.topics)
+    return "\n".join([f"{speaker_of(k, talk).name}: {localized(talk.title)}",
+                      _("Topics: {topics}.").format(topics=topics), localized(talk.summary)])
 
 
 def person_card(k: Knowledge, person: Person) -> str:
     """Return who a person is (role, institution), what they did at the forum, their talks."""
     first = person.name
-    if person.role:
-        first += f", {person.role}"
-    if person.institution and person.institution not in (person.role or ""):
+    role = localized(person.role) if person.role else ""
+    if role:
+        first += f", {role}"
+    if person.institution and person.institution not in role:
         first += f" ({person.institution})"
     lines = [first + "."]
     talks = k.talks_by(person.id)
     if talks:
-        lines += [f"Talk subject: {t.title}.\n{t.summary}" for t in talks]
+        lines += [_("Talk subject: {subject}.").format(subject=localized(t.title)) + "\n"
+                  + localized(t.summary) for t in talks]
     elif person.at_forum:
-        lines.append(person.at_forum)
+        lines.append(localized(person.at_forum))
     doctor = k.doctor_for(person.id)
     if doctor:
-        contact = "" if doctor.telecom else f" Contact details and hours: {NOT_GIVEN}."
-        lines.append("Find a Doctor: listed under " + specialties(k, doctor) + "." + contact)
+        line = _("Find a Doctor: listed under {specialties}.").format(
+            specialties=specialties(k, doctor))
+        if not doctor.telecom:
+            line += " " + _("Contact details and hours: {unknown}.").format(unknown=not_given())
+        lines.append(line)
     return "\n".join(lines)
 
 
 def specialties(k: Knowledge, doctor: Doctor) -> str:
     """Return the doctor's specialties as "Obstetrics and gynecology, ..."."""
-    return ", ".join(k.get("specialty", s).name for s in doctor.specialty)
+    return ", ".join(name_of(k.get("specialty", s)) for s in doctor.specialty)
 
 
 def doctor_card(k: Knowledge, doctor: Doctor) -> str:
@@ -88,133 +114,216 @@ def doctor_card(k: Knowledge, doctor: Doctor) -> str:
     person = k.get("person", doctor.practitioner)
     lines = [f"{person.name}: {specialties(k, doctor)}."]
     if doctor.conditions:
-        lines.append("Spoke at the forum on: " + ", ".join(
-            k.get("topic", c).name.lower() if i else k.get("topic", c).name
-            for i, c in enumerate(doctor.conditions)) + ".")
+        topics = ", ".join(name_of(k.get("topic", c)) for c in doctor.conditions)
+        lines.append(_("Spoke at the forum on: {topics}.").format(topics=topics))
     if doctor.organization:
-        lines.append(f"Organisation: {doctor.organization}.")
+        lines.append(_("Organisation: {name}.").format(name=doctor.organization))
     if doctor.location:
-        lines.append(f"Location: {doctor.location}.")
+        lines.append(_("Location: {place}.").format(place=doctor.location))
     if doctor.communication:
-        lines.append("Languages: " + ", ".join(doctor.communication) + ".")
+        lines.append(_("Languages: {codes}.").format(codes=", ".join(doctor.communication)))
     if doctor.telecom:
-        lines.append("Contact: " + ", ".join(f"{t.system} {t.value}" for t in doctor.telecom) + ".")
+        lines.append(_("Contact: {contact}.").format(
+            contact=", ".join(f"{t.system} {t.value}" for t in doctor.telecom)))
     else:
-        lines.append(f"Contact details, hours and address: {NOT_GIVEN}.")
+        lines.append(_("Contact details, hours and address: {unknown}.").format(
+            unknown=not_given()))
     if doctor.available_times:
-        lines.append("Hours: " + "; ".join(f"{'/'.join(a.days)} {a.start}-{a.end}"
-                                            for a in doctor.available_times) + ".")
+        lines.append(_("Hours: {hours}.").format(hours="; ".join(
+            f"{'/'.join(a.days)} {a.start}-{a.end}" for a in doctor.available_times)))
     return "\n".join(lines)
 
 
-def doctors_list(k: Knowledge, doctors: list[Doctor], heading: str) -> str:
-    """Return several doctor cards under a heading."""
-    return heading + "\n\n" + "\n\n".join(doctor_card(k, d) for d in doctors)
+def doctors_list(k: Knowledge, doctors: list[Doctor], none_on: list[Topic] = ()) -> str:
+    """Return the doctor cards found; ``none_on`` names asked topics none of them spoke on."""
+    head = ""
+    if none_on:
+        head = _("None of them spoke on {topics} at the forum.").format(
+            topics=_join(name_of(t).lower() for t in none_on)) + "\n"
+    count = (_("Find a Doctor: 1 clinician.") if len(doctors) == 1 else
+             _("Find a Doctor: {count} clinicians.").format(count=len(doctors)))
+    return head + count + "\n\n" + "\n\n".join(doctor_card(k, d) for d in doctors)
+
+
+def no_clinician(k: Knowledge, topics: list[Topic]) -> str:
+    """Return the answer when no clinician of the directory spoke on the asked topics."""
+    return _("No clinician in the directory spoke on {topics} at the forum.").format(
+        topics=_join(name_of(t).lower() for t in topics)) + "\n" + directory_overview(k)
+
+
+def no_match_for_doctor(k: Knowledge) -> str:
+    """Return the answer to "/doctor <words>" when the words name no specialty or topic."""
+    return _("I found no specialty or condition matching that.") + "\n" + directory_overview(k)
 
 
 def directory_overview(k: Knowledge) -> str:
     """Return the Find a Doctor overview: every specialty with its clinicians."""
-    lines = [f"Find a Doctor lists the {len(k.doctors)} clinicians who spoke at the forum:"]
+    lines = [_("Find a Doctor lists the {count} clinicians who spoke at the forum:").format(
+        count=len(k.doctors))]
     for sp in k.specialties:
         names = [person_name(k, d.practitioner) for d in k.doctors if sp.id in d.specialty]
         if names:
-            lines.append(f"- {sp.name}: {', '.join(names)}")
-    lines.append("Tell me a specialty or a condition (for example: midwife, preeclampsia).")
-    lines.append(f"Contact details and hours are {NOT_GIVEN}.")
+            lines.append(f"- {name_of(sp)}: {', '.join(names)}")
+    lines.append(_("Tell me a specialty or a condition (for example: midwife, preeclampsia)."))
+    lines.append(_("Contact details and hours are {unknown}.").format(unknown=not_given()))
     return "\n".join(lines)
+
+
+def _join(names) -> str:
+    return (" " + _("and") + " ").join(names)
 
 
 def topic_talks(k: Knowledge, topics: list[Topic], talks: list[Talk]) -> str:
     """Return the talks that covered the asked topics."""
-    names = " and ".join(t.name.lower() for t in topics) or "this"
+    names = _join(name_of(t).lower() for t in topics)
     if len(talks) == 1:
-        return f"At the forum, {names} was covered by " + talk_card(k, talks[0])
-    return (f"At the forum, {names} was covered by {len(talks)} talks:\n\n"
-            + "\n\n".join(talk_card(k, t) for t in talks))
+        return _("At the forum, {topics} was covered by this talk:").format(topics=names) + \
+            "\n" + talk_card(k, talks[0])
+    return (_("At the forum, {topics} was covered by {count} talks:").format(
+        topics=names, count=len(talks)) + "\n\n" + "\n\n".join(talk_card(k, t) for t in talks))
+
+
+def talks_found(k: Knowledge, talks: list[Talk]) -> str:
+    """Return the cards of talks found by their subject."""
+    return "\n\n".join(talk_card(k, t) for t in talks)
 
 
 def programme(k: Knowledge) -> str:
     """Return every talk in programme order."""
     talks = sorted(k.talks, key=lambda t: t.order)
-    return ("The expert talks, in programme order:\n" + "\n".join(talk_line(k, t) for t in talks)
-            + "\n" + date_sentence(k.event))
+    return (_("The expert talks, in programme order:") + "\n"
+            + "\n".join(talk_line(k, t) for t in talks) + "\n" + date_sentence(k.event))
 
 
 def speakers(k: Knowledge) -> str:
-    """Return the speakers of the talks, then the opening ceremony's speakers."""
+    """Return the speakers of the talks, then the other people of the opening and closing."""
     talk_people = [k.get("person", t.speaker) for t in sorted(k.talks, key=lambda t: t.order)]
-    lines = ["Speakers of the expert talks:"]
+    lines = [_("Speakers of the expert talks:")]
     lines += [f"- {p.name}" + (f" ({p.title})" if p.title else "") for p in talk_people]
     others = [p for p in k.people if p not in talk_people]
     if others:
-        lines.append("Also at the opening and closing: " + ", ".join(p.name for p in others) + ".")
+        lines.append(_("Also at the opening and closing: {names}.").format(
+            names=", ".join(p.name for p in others)))
     return "\n".join(lines)
 
 
 def date_sentence(event: Event) -> str:
     """Return what is known of the date and time; says so when the source gives none."""
     if event.date:
-        when = event.date + (f" at {event.start_time}" if event.start_time else "")
-        return f"The forum took place on {when}."
-    return (f"The forum was held {event.format} in {event.year}; the source article does not "
-            "give its exact date or time, so I cannot tell you that.")
+        if event.start_time:
+            return _("The forum took place on {date} at {time}.").format(
+                date=event.date, time=event.start_time)
+        return _("The forum took place on {date}.").format(date=event.date)
+    return _("The forum was held {format} in {year}; the source article does not give its "
+             "exact date or time, so I cannot tell you that.").format(
+                 format=format_word(event.format), year=event.year)
+
+
+def format_word(fmt: str) -> str:
+    """Return the event format ("online", "in person", "hybrid") in the current language."""
+    return {"online": _("online"), "in person": _("in person"), "hybrid": _("hybrid")}[fmt]
 
 
 def fact(k: Knowledge, item: Fact) -> str:
     """Return a fact's answer (from its text or the event field it names)."""
-    if item.answer_from == "date" or item.answer_from == "start_time":
+    if item.answer_from in ("date", "start_time"):
         return date_sentence(k.event)
     if item.answer_from == "source_url":
-        return (f"The source is the article \"{k.event.name}\": {k.event.source_url}"
-                if k.event.source_url else "The knowledge gives no link to the source article.")
+        if not k.event.source_url:
+            return _("The knowledge gives no link to the source article.")
+        return _("The source is the article \"{name}\": {url}").format(
+            name=k.event.name, url=k.event.source_url)
     if item.answer_from == "location":
-        return (f"The forum took place at {k.event.location}." if k.event.location else
-                f"The forum was held {k.event.format}; no venue is given in the article.")
-    return item.answer or ""
+        if k.event.location:
+            return _("The forum took place at {place}.").format(place=k.event.location)
+        return _("The forum was held {format}; no venue is given in the article.").format(
+            format=format_word(k.event.format))
+    return localized(item.answer) if item.answer else ""
 
 
 def event_overview(k: Knowledge) -> str:
-    """Return what the forum was: name, format, organisers, audience and summary."""
+    """Return what the forum was: name, summary, format and audience."""
     e = k.event
-    return (f"{e.name}.\n{e.summary}\nIt was held {e.format}"
-            + (f" and gained {e.followers:,} online followers" if e.followers else "") + ".")
+    last = (_("It was held {format} and gained {followers} online followers.").format(
+        format=format_word(e.format), followers=f"{e.followers:,}") if e.followers else
+        _("It was held {format}.").format(format=format_word(e.format)))
+    return f"{e.name}.\n{localized(e.summary)}\n{last}"
 
 
 def greeting(k: Knowledge) -> str:
     """Return the welcome text with example questions."""
-    return (f"Hello! I am Summit Assistant, for the {k.event.name}.\n"
-            "Ask me about the talks, the speakers, or to find a doctor. For example:\n"
-            "- Who spoke about preeclampsia?\n- Who is Cai Bin?\n- I need an anesthesiologist\n"
-            "In an emergency, call " + numbers_line(k) + ".")
+    return "\n".join([
+        _("Hello! I am Summit Assistant, for the {forum}.").format(forum=k.event.name),
+        _("Ask me about the talks, the speakers, or to find a doctor. For example:"),
+        "- " + _("Who spoke about preeclampsia?"),
+        "- " + _("Who is Cai Bin?"),
+        "- " + _("I need an anesthesiologist"),
+        _("In an emergency, call {numbers}.").format(numbers=numbers_line(k)),
+    ])
 
 
 def help_text(k: Knowledge) -> str:
     """Return what the assistant can do and the commands it knows."""
-    return ("I answer questions about the forum, its talks and speakers, and the Find a Doctor "
-            "directory, in English, French, Arabic or Chinese.\n"
-            "Commands: /sessions (programme), /speakers, /doctor [specialty or condition], "
-            "/emergency, /about, /help.\n"
-            "Examples: \"What did Li Jinbao talk about?\", \"hémorragie du post-partum\", "
-            "\"麻醉医生\".")
+    return "\n".join([
+        _("I answer questions about the forum, its talks and speakers, and the Find a Doctor "
+          "directory, in English, French, Arabic or Chinese."),
+        _("Commands: /sessions (programme), /speakers, /doctor [specialty or condition], "
+          "/emergency, /about, /language, /help."),
+        _("Examples: \"What did Li Jinbao talk about?\", \"hémorragie du post-partum\", "
+          "\"麻醉医生\"."),
+    ])
+
+
+def unknown_command(k: Knowledge, name: str) -> str:
+    """Return the answer to a command the bot does not know (``name`` already sanitised)."""
+    return _("I do not know the command /{name}.").format(name=name) + "\n" + help_text(k)
 
 
 def fallback(doubtful: bool) -> str:
     """Return the fallback text: unsure (with options) or nothing found."""
     if doubtful:
-        return "I am not sure I understood. Did you mean one of these?"
-    return ("Sorry, I found nothing about that. I answer questions about the Sino-Morocco "
-            "summit forum on high-risk pregnancy: its talks, its speakers and the Find a Doctor "
-            "directory of its clinicians. Try one of these, or type /help.")
+        return _("I am not sure I understood. Did you mean one of these?")
+    return _("Sorry, I found nothing about that. I answer questions about the Sino-Morocco "
+             "summit forum on high-risk pregnancy: its talks, its speakers and the Find a "
+             "Doctor directory of its clinicians. Try one of these, or type /help.")
 
 
 def ambiguous() -> str:
     """Return the text that asks which of several equally good entries was meant."""
-    return "I am not sure which one you mean. Did you mean one of these?"
+    return _("I am not sure which one you mean. Did you mean one of these?")
+
+
+def expired() -> str:
+    """Return the notice for a stale or forged button."""
+    return _("That option has expired. Please ask your question again.")
+
+
+def language_set(name: str | None) -> str:
+    """Return the confirmation of /language: ``name`` of the chosen language, None = auto."""
+    if name is None:
+        return _("I will answer in the language of each message.")
+    return _("I will answer in {language}.").format(language=name)
 
 
 def thanks() -> str:
     """Return the reply to thanks or goodbye."""
-    return "You are welcome. Ask me any time about the forum, its talks or its doctors."
+    return _("You are welcome. Ask me any time about the forum, its talks or its doctors.")
+
+
+def section_label(key: str) -> str:
+    """Return the button label of a section ("list:sessions" -> "Programme")."""
+    return {"list:sessions": _("Programme"), "list:speakers": _("Speakers"),
+            "list:doctors": _("Find a doctor"), "help": _("Help")}[key]
+
+
+def doctor_card_label() -> str:
+    """Return the label of the button that opens a person's Find a Doctor card."""
+    return _("Find a Doctor card")
+
+
+def all_speakers_label() -> str:
+    """Return the label of the button that lists all speakers."""
+    return _("All speakers")
 
 
 def shorten(text: str, limit: int) -> str:
@@ -227,16 +336,18 @@ def shorten(text: str, limit: int) -> str:
 
 def label(k: Knowledge, key: str) -> str:
     """Return the short label of an entry key ("person:cai-bin" -> "Cai Bin")."""
-    kind, _, entry_id = key.partition(":")
+    kind, _sep, entry_id = key.partition(":")
     entry = k.entries[key]
     if kind == "talk":
-        return shorten(f"{speaker_of(k, entry).name}: {entry.title}", 60)
+        return shorten(f"{speaker_of(k, entry).name}: {localized(entry.title)}", 60)
     if kind == "doctor":
         return f"{person_name(k, entry.practitioner)} ({specialties(k, entry)})"
     if kind == "fact":
-        return entry.label
+        return localized(entry.label)
     if kind == "event":
-        return "About the forum"
-    if isinstance(entry, (Person, Topic, Specialty)):
+        return _("About the forum")
+    if isinstance(entry, (Topic, Specialty)):
+        return name_of(entry)
+    if isinstance(entry, Person):
         return entry.name
     return entry_id

@@ -20,6 +20,38 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 AliasText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
+class LocalizedMap(BaseModel):
+    """The same text in several languages; English is required, the others optional."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    en: Text
+    fr: Text | None = None
+    ar: Text | None = None
+    zh: Text | None = None
+
+    def get(self, lang: str, default=None):
+        """Return the text in ``lang`` (None when missing), like dict.get."""
+        return getattr(self, lang, None) or default
+
+    def __getitem__(self, lang: str) -> str:
+        return getattr(self, lang)
+
+
+# Knowledge text that may carry translations: plain text (English), or
+# {en: ..., fr: ..., ar: ..., zh: ...}; a reply uses the user's language where present.
+LocalizedText = Text | LocalizedMap
+
+
+def all_texts(value: "str | LocalizedMap | None") -> list[str]:
+    """Return every language version of a localized value (English first), [] for None."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [t for t in (value.en, value.fr, value.ar, value.zh) if t]
+
+
 class Entry(BaseModel):
     """Base of every model: unknown fields are errors, so a misspelt field name is caught."""
 
@@ -55,7 +87,7 @@ class Event(Entry):
     start_time: Annotated[str, StringConstraints(pattern=r"^\d{2}:\d{2}$")] | None = None
     location: Text | None = None
     source_url: Text | None = None
-    summary: Text
+    summary: LocalizedText
 
 
 class Fact(Entry):
@@ -66,9 +98,9 @@ class Fact(Entry):
     """
 
     id: EntryId
-    label: Text
+    label: LocalizedText
     aliases: list[AliasText] = Field(min_length=1)
-    answer: Text | None = None
+    answer: LocalizedText | None = None
     answer_from: Literal["date", "start_time", "location", "source_url"] | None = None
     people: list[EntryId] = []
 
@@ -87,10 +119,10 @@ class Person(Entry):
     name: Text
     aliases: list[AliasText] = []
     title: Text | None = None
-    role: Text | None = None
+    role: LocalizedText | None = None
     institution: Text | None = None
     country: Text | None = None
-    at_forum: Text | None = None
+    at_forum: LocalizedText | None = None
 
 
 class Talk(Entry):
@@ -99,10 +131,10 @@ class Talk(Entry):
     id: EntryId
     order: int = Field(ge=1)
     speaker: EntryId
-    title: Text
+    title: LocalizedText
     aliases: list[AliasText] = []
     topics: list[EntryId] = Field(min_length=1)
-    summary: Text
+    summary: LocalizedText
 
 
 class Topic(Entry):
@@ -168,9 +200,9 @@ class Doctor(Entry):
 class EmergencyNumber(Entry):
     """A public emergency number of one country."""
 
-    country: Text
+    country: LocalizedText
     number: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ]{2,20}$")]
-    service: Text
+    service: LocalizedText
 
 
 class EmergencyRule(Entry):
@@ -198,6 +230,9 @@ class Emergency(Entry):
 class Vocabulary(Entry):
     """General language vocabulary: words to ignore, spelling variants, intent cues.
 
+    ``markers`` are words that tell a language apart (with the stopwords) when a message
+    is too short to tell otherwise ("bonjour", "merci").
+
     ``variants`` maps each group of spellings onto its first member before matching
     (settat, sedat, saidat). ``cues`` name words that steer the intent without naming an
     entry: ``doctor`` (find a doctor), ``speakers`` and ``sessions`` (list them), and
@@ -206,6 +241,7 @@ class Vocabulary(Entry):
     """
 
     stopwords: dict[Lang, list[AliasText]] = {}
+    markers: dict[Lang, list[AliasText]] = {}
     variants: list[list[AliasText]] = []
     cues: dict[Literal["doctor", "speakers", "sessions", "greeting", "help", "thanks", "about",
                        "offtopic"], list[AliasText]] = {}

@@ -26,6 +26,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("doctor", "Find a doctor: /doctor midwife"),
     ("emergency", "Emergency numbers"),
     ("about", "About the forum"),
+    ("language", "Choose the language of answers"),
 ]
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.INLINE_QUERY]
 
@@ -33,15 +34,18 @@ ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.INLINE_QUERY]
 def register_handlers(app: Application) -> None:
     """Register every handler of the bot, in order of precedence."""
     # 1. Known commands; CommandHandler ignores "/cmd@OtherBot" addressed to other bots.
-    app.add_handler(CommandHandler([name for name, _ in COMMANDS], handlers.on_command,
+    app.add_handler(CommandHandler([name for name, _ in COMMANDS if name != "language"],
+                                   handlers.on_command, filters=filters.UpdateType.MESSAGE))
+    # 2. The language preference is the channel's to store, not the core's.
+    app.add_handler(CommandHandler("language", handlers.on_language,
                                    filters=filters.UpdateType.MESSAGE))
-    # 2. Unknown commands, in private chats only: the core says it does not know them.
+    # 3. Unknown commands, in private chats only: the core says it does not know them.
     app.add_handler(MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE &
                                    filters.UpdateType.MESSAGE, handlers.on_command))
-    # 3. Buttons ("did you mean", follow-ups) and inline mode.
+    # 4. Buttons ("did you mean", follow-ups, languages) and inline mode.
     app.add_handler(CallbackQueryHandler(handlers.on_choice))
     app.add_handler(InlineQueryHandler(handlers.on_inline))
-    # 4. Free text; edited messages are not answered twice.
+    # 5. Free text; edited messages are not answered twice.
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE,
                                    handlers.on_text))
     app.add_error_handler(handlers.on_error)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 
-from telegram import (InlineQueryResultArticle, InputTextMessageContent, Message as TgMessage,
-                      Update)
+from telegram import (InlineKeyboardButton, InlineKeyboardMarkup, InlineQueryResultArticle,
+                      InputTextMessageContent, Message as TgMessage, Update)
 from telegram.constants import ChatType, MessageEntityType, ParseMode
 from telegram.ext import ContextTypes
 
-from bot.core.engine import EXPIRED, Assistant
+from bot.core import render
+from bot.core.engine import Assistant
+from bot.i18n import language
 from bot.core.types import Message, Reply
 
 from .format import html_parts, keyboard
@@ -31,9 +33,19 @@ def assistant_of(context: ContextTypes.DEFAULT_TYPE) -> Assistant:
     return context.application.bot_data[ASSISTANT]
 
 
-def _message(update: Update, text: str) -> Message:
+LANGUAGE_NAMES = {"en": "English", "fr": "Français", "ar": "العربية", "zh": "中文"}
+
+
+def preferred_language(context: ContextTypes.DEFAULT_TYPE) -> str | None:
+    """Return the language the user chose with /language, or None (detect per message)."""
+    data = context.user_data
+    return data.get("lang") if data is not None else None
+
+
+def _message(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> Message:
     user = update.effective_user
-    return Message(text=text, user_id=str(user.id) if user else None)
+    return Message(text=text, user_id=str(user.id) if user else None,
+                   lang=preferred_language(context))
 
 
 async def send_reply(bot, chat_id: int, reply: Reply, reply_to: int | None = None) -> None:
@@ -70,7 +82,7 @@ async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     message = update.effective_message
     if message is None or not message.text:
         return
-    reply = assistant_of(context).reply(_message(update, message.text))
+    reply = assistant_of(context).reply(_message(update, context, message.text))
     await send_reply(context.bot, message.chat_id, reply)
 
 
@@ -84,10 +96,38 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if not addressed_to_me(message, context.bot):
             return
         text = without_mention(text, context.bot.username)
-    reply = assistant_of(context).reply(_message(update, text))
+    reply = assistant_of(context).reply(_message(update, context, text))
     log.debug("answered intent=%s confidence=%.2f", reply.intent, reply.confidence)
     quote = message.message_id if message.chat.type != ChatType.PRIVATE else None
     await send_reply(context.bot, message.chat_id, reply, reply_to=quote)
+
+
+async def on_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/language [en|fr|ar|zh|auto]: the user's choice wins over detection from then on;
+    without an argument, buttons offer the four languages."""
+    message = update.effective_message
+    if message is None or context.user_data is None:
+        return
+    wanted = (context.args[0].lower() if context.args else "")
+    if wanted in LANGUAGE_NAMES or wanted == "auto":
+        await _set_language(context, message.chat_id, wanted)
+        return
+    buttons = InlineKeyboardMarkup(
+        [[InlineKeyboardButton(name, callback_data=f"lang:{code}")]
+         for code, name in LANGUAGE_NAMES.items()] +
+        [[InlineKeyboardButton("Auto", callback_data="lang:auto")]])
+    await context.bot.send_message(message.chat_id, "Language / Langue / اللغة / 语言",
+                                   reply_markup=buttons)
+
+
+async def _set_language(context: ContextTypes.DEFAULT_TYPE, chat_id: int, code: str) -> None:
+    if code == "auto":
+        context.user_data.pop("lang", None)
+    else:
+        context.user_data["lang"] = code
+    with language(code if code != "auto" else None):
+        text = render.language_set(LANGUAGE_NAMES.get(code))
+    await context.bot.send_message(chat_id, text)
 
 
 async def on_choice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -96,10 +136,20 @@ async def on_choice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     if query is None:
         return
-    reply = assistant_of(context).choose(query.data or "")
-    if reply.text == EXPIRED:
-        await query.answer(EXPIRED)
+    assistant = assistant_of(context)
+    lang = preferred_language(context)
+    code = (query.data or "").removeprefix("lang:")
+    if query.data and query.data.startswith("lang:") and \
+            (code in LANGUAGE_NAMES or code == "auto") and context.user_data is not None:
+        await query.answer()
+        chat_id = query.message.chat.id if query.message else query.from_user.id
+        await _set_language(context, chat_id, code)
         return
+    if not assistant.knows(query.data or ""):
+        with language(lang):
+            await query.answer(render.expired())
+        return
+    reply = assistant.choose(query.data, lang or "en")
     await query.answer()
     chat_id = query.message.chat.id if query.message else query.from_user.id
     await send_reply(context.bot, chat_id, reply)
@@ -116,7 +166,7 @@ async def on_inline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await query.answer([], cache_time=300)
         return
     assistant = assistant_of(context)
-    reply = assistant.reply(_message(update, text))
+    reply = assistant.reply(_message(update, context, text))
     results = []
     if reply.intent == "emergency":
         results.append(_article("emergency", "Emergency: call now", reply))

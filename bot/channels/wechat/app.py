@@ -1,0 +1,376 @@
+"""The WeChat Official Account message webhook: a Starlette app served by uvicorn.
+
+WeChat calls ``PATH`` on this server:
+
+* GET, once, when the server URL is configured: the handshake. The query carries
+  ``signature`` (SHA-1 over the sorted token, ``timestamp`` and ``nonce``) and ``echostr``;
+  the answer is ``echostr`` as text/plain, or 403 when the signature is wrong.
+* POST, for every message a follower sends and every event (subscribe, menu click, ...):
+  an XML body, answered with a passive reply (XML) in the same HTTP response, or with
+  "success" when there is nothing to say. In AES safe mode (WECHAT_ENCODING_AES_KEY set)
+  the body holds the message encrypted in ``Encrypt``, the query adds ``msg_signature``
+  (SHA-1 over token, timestamp, nonce and Encrypt) and the reply is encrypted too.
+
+Status codes: 200 answered; 400 malformed request (not UTF-8, not well-formed XML, a DTD or
+entity declaration, missing or repeated fields, undecryptable); 403 bad signature (logged
+without the body); 405 other methods; 413 body over MAX_BODY bytes.
+
+Retries: WeChat gives up on a request after 5 seconds and sends the same message again,
+three times in all. The core answers in about a millisecond (0.1-2.5 ms measured on the
+bundled knowledge), so it is called right on the event loop: a worker thread would add no
+throughput (the core is pure Python, bound by the GIL) and would open a window between the
+retry-cache lookup and the store. Each answer's reply XML is kept (last RETRY_CACHE_SIZE
+messages, RETRY_TTL seconds) under the MsgId, or for events under FromUserName, CreateTime
+and Event; a retry gets the same XML back without a second computation.
+
+Logs carry the message kind, lengths, intent and timing, never the text, the body or the
+follower's OpenID (uvicorn's access log is off: its request line would show the OpenID).
+"""
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import socket
+import time
+from dataclasses import dataclass
+from xml.etree.ElementTree import Element, ParseError
+
+import uvicorn
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring as defused_fromstring
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+from wechatpy import parse_message
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+from wechatpy.messages import BaseMessage
+from wechatpy.replies import TextReply
+from wechatpy.utils import check_signature
+
+from bot.core.engine import Assistant
+from bot.core.types import Message, Reply
+from bot.settings import ConfigError, Settings
+
+from . import format
+from .cache import RecentCache
+
+log = logging.getLogger(__name__)
+
+PATH = "/wechat"                 # the webhook's path: part of the project's interface
+MAX_BODY = 64 * 1024             # largest accepted POST body, bytes (WeChat's are < 4 KiB)
+RETRY_CACHE_SIZE = 2000          # replies kept for retried messages
+RETRY_TTL = 300.0                # seconds a reply is kept for retries
+CHOICE_MEMORY_SIZE = 10_000      # followers whose numbered choices are remembered
+CHOICE_TTL = 1800.0              # seconds a follower's numbered choices stay valid
+NO_REPLY = "success"             # what WeChat accepts as "nothing to send"
+XML = "application/xml"
+
+# Events that make someone a new follower: they get the greeting.
+SUBSCRIBE_EVENTS = frozenset({"subscribe", "subscribe_scan", "subscribe_scan_product"})
+# Events nobody typed, answered with NO_REPLY rather than "text only": the follower left
+# (unsubscribe), WeChat reports the location on its own each time the chat opens
+# (location), a menu link opens a web page (view), or a mass/template send finished.
+SILENT_EVENTS = frozenset({"unsubscribe", "location", "view", "masssendjobfinish",
+                           "templatesendjobfinish"})
+# The fields read from the XML; each may appear at most once.
+FIELDS = ("ToUserName", "FromUserName", "CreateTime", "MsgType", "MsgId", "Event", "Content",
+          "Encrypt")
+TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9]{3,32}$")
+AES_KEY_SHAPE = re.compile(r"^[A-Za-z0-9+/]{43}$")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What the webhook needs from the Official Account's server configuration.
+
+    Attributes:
+        token: WECHAT_TOKEN, the key of every signature.
+        app_id: WECHAT_APP_ID, or None (plain mode only).
+        aes_key: WECHAT_ENCODING_AES_KEY (43 characters), or None for plain mode.
+    """
+
+    token: str
+    app_id: str | None = None
+    aes_key: str | None = None
+
+    def __repr__(self) -> str:  # never show the token or the key
+        return f"Credentials(app_id={self.app_id!r}, safe_mode={self.safe_mode})"
+
+    @property
+    def safe_mode(self) -> bool:
+        """True when messages are AES-encrypted (an EncodingAESKey is set)."""
+        return self.aes_key is not None
+
+
+def credentials(settings: Settings) -> Credentials:
+    """Return the WeChat credentials of ``settings``.
+
+    Raises:
+        ConfigError: WECHAT_TOKEN is missing or not 3-32 letters or digits;
+            WECHAT_ENCODING_AES_KEY is not 43 characters of A-Z a-z 0-9 + /; or it is set
+            without WECHAT_APP_ID. The message never contains a value.
+    """
+    token = settings.wechat_token.get_secret_value().strip() if settings.wechat_token else ""
+    if not token:
+        raise ConfigError("WECHAT_TOKEN is not set: the Token of the Official Account's "
+                          "server configuration (put it in the environment or .env)")
+    if not TOKEN_SHAPE.match(token):
+        raise ConfigError("WECHAT_TOKEN is malformed: expected 3-32 letters or digits")
+    key = (settings.wechat_encoding_aes_key.get_secret_value().strip()
+           if settings.wechat_encoding_aes_key else "")
+    app_id = (settings.wechat_app_id or "").strip() or None
+    if key:
+        if not AES_KEY_SHAPE.match(key):
+            raise ConfigError("WECHAT_ENCODING_AES_KEY is malformed: expected 43 letters, "
+                              "digits, + or /")
+        if app_id is None:
+            raise ConfigError("WECHAT_APP_ID is not set: AES safe mode "
+                              "(WECHAT_ENCODING_AES_KEY) needs the Official Account's AppID")
+    return Credentials(token=token, app_id=app_id, aes_key=key or None)
+
+
+class Refused(Exception):
+    """A request answered with an error status; ``reason`` is logged and sent (it never
+    contains the body)."""
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class WeChatWebhook:
+    """The webhook's state and its two request handlers.
+
+    Args:
+        assistant: the core; replace the ``assistant`` attribute to swap the knowledge.
+        creds: token, and AppID and AES key for safe mode.
+        retries: MsgId (or event key) -> reply XML; default RETRY_CACHE_SIZE/RETRY_TTL.
+        choices: OpenID -> (choice ids shown, lang); default CHOICE_MEMORY_SIZE/CHOICE_TTL.
+    """
+
+    def __init__(self, assistant: Assistant, creds: Credentials, *,
+                 retries: RecentCache[str, str] | None = None,
+                 choices: RecentCache[str, tuple[tuple[str, ...], str]] | None = None):
+        self.assistant = assistant
+        self.creds = creds
+        self.crypto = (WeChatCrypto(creds.token, creds.aes_key, creds.app_id)
+                       if creds.safe_mode else None)
+        self.retries = retries or RecentCache(RETRY_CACHE_SIZE, RETRY_TTL)
+        self.choices = choices or RecentCache(CHOICE_MEMORY_SIZE, CHOICE_TTL)
+
+    # -- HTTP -----------------------------------------------------------------------------
+    async def verify(self, request: Request) -> Response:
+        """GET: the URL handshake; returns ``echostr`` (text/plain), 403 or 400."""
+        query = request.query_params
+        if not self._signed(query):
+            return _refuse(request, Refused(403, "bad signature"))
+        echostr = query.get("echostr")
+        if not echostr:
+            return _refuse(request, Refused(400, "echostr missing"))
+        log.info("WeChat URL handshake answered")
+        return PlainTextResponse(echostr)
+
+    async def receive(self, request: Request) -> Response:
+        """POST: one message or event; returns the passive reply XML (encrypted in safe
+        mode), "success" when there is nothing to say, or an error status."""
+        started = time.perf_counter()
+        query = request.query_params
+        try:
+            if not self._signed(query):
+                raise Refused(403, "bad signature")
+            body = await _read_body(request)
+            xml, fields = self._open(body, query)
+        except Refused as exc:
+            return _refuse(request, exc)
+        key = fields["MsgId"] or f"{fields['FromUserName']}|{fields['CreateTime']}|" \
+                                 f"{fields['Event'].lower()}"
+        reply_xml = self.retries.get(key)
+        if reply_xml is not None:
+            log.info("WeChat retry of a %s answered from the cache", fields["MsgType"])
+        else:
+            try:
+                message = parse_message(xml)
+            except Exception as exc:  # noqa: BLE001 - whatever xmltodict/wechatpy dislike
+                return _refuse(request, Refused(400, f"unreadable message "
+                                                     f"({type(exc).__name__})"))
+            reply_xml = self._answer(message, started)
+            self.retries.put(key, reply_xml)
+        if reply_xml == NO_REPLY:
+            return PlainTextResponse(NO_REPLY)
+        if self.crypto is not None:
+            reply_xml = self.crypto.encrypt_message(reply_xml, secrets.token_hex(8),
+                                                    str(int(time.time())))
+        return Response(reply_xml, media_type=XML)
+
+    # -- steps ----------------------------------------------------------------------------
+    def _signed(self, query) -> bool:
+        try:
+            check_signature(self.creds.token, query.get("signature") or "",
+                            query.get("timestamp") or "", query.get("nonce") or "")
+        except InvalidSignatureException:
+            return False
+        return True
+
+    def _open(self, body: bytes, query) -> tuple[str, dict[str, str]]:
+        """Return the message XML and its FIELDS, decrypted first in safe mode.
+
+        Raises:
+            Refused: 400 malformed, undecryptable or missing MsgType, FromUserName or
+                ToUserName; 403 wrong msg_signature or AppID.
+        """
+        xml, fields = _parse(body)
+        if self.crypto is not None:
+            if not fields["Encrypt"]:
+                raise Refused(400, "Encrypt missing (safe mode)")
+            try:
+                plain = self.crypto.decrypt_message({"Encrypt": fields["Encrypt"]},
+                                                    query.get("msg_signature") or "",
+                                                    query.get("timestamp") or "",
+                                                    query.get("nonce") or "")
+            except InvalidSignatureException:
+                raise Refused(403, "bad msg_signature") from None
+            except InvalidAppIdException:
+                raise Refused(403, "encrypted for another AppID") from None
+            except Exception as exc:  # noqa: BLE001 - bad base64, padding, length, UTF-8
+                raise Refused(400, f"cannot decrypt ({type(exc).__name__})") from None
+            xml, fields = _parse(plain.encode("utf-8"))
+        missing = [name for name in ("MsgType", "FromUserName", "ToUserName")
+                   if not fields[name]]
+        if missing:
+            raise Refused(400, f"{', '.join(missing)} missing")
+        return xml, fields
+
+    def _answer(self, message: BaseMessage, started: float) -> str:
+        """Return the reply XML (plain) for one parsed message, or NO_REPLY."""
+        kind = message.type if message.type != "event" else f"event:{message.event}"
+        openid = message.source
+        if message.type == "text":
+            text = message.content or ""
+            reply = self._text(text, openid)
+        elif message.type == "event" and message.event in SUBSCRIBE_EVENTS:
+            text = ""
+            reply = self.assistant.reply(Message("/start", user_id=openid))
+        elif message.type == "event" and message.event in SILENT_EVENTS:
+            log.info("WeChat %s: no reply", kind)
+            return NO_REPLY
+        else:
+            log.info("WeChat %s: text-only notice", kind)
+            return _render(message, format.TEXT_ONLY)
+        content, shown = format.content(reply)
+        self.choices.put(openid, (tuple(c.id for c in shown), reply.lang))
+        log.info("WeChat %s answered: intent=%s lang=%s in=%d chars out=%d bytes "
+                 "choices=%d %.1f ms", kind, reply.intent, reply.lang, len(text),
+                 format.size(content), len(shown), (time.perf_counter() - started) * 1000)
+        return _render(message, content)
+
+    def _text(self, text: str, openid: str) -> Reply:
+        """A typed message: a number picks one of the choices last shown, else the core
+        answers it (language detected by the core)."""
+        picked = text.strip()
+        shown = self.choices.get(openid)
+        if shown and picked.isdecimal() and 1 <= int(picked) <= len(shown[0]):
+            ids, lang = shown
+            return self.assistant.choose(ids[int(picked) - 1], lang)
+        return self.assistant.reply(Message(text, user_id=openid, lang=None))
+
+
+def create_app(assistant: Assistant, creds: Credentials, **options) -> Starlette:
+    """Return the ASGI app serving GET and POST on PATH; ``options`` go to
+    :class:`WeChatWebhook` (retries, choices). The webhook is ``app.state.webhook``."""
+    hook = WeChatWebhook(assistant, creds, **options)
+    app = Starlette(routes=[Route(PATH, hook.verify, methods=["GET"]),
+                            Route(PATH, hook.receive, methods=["POST"])])
+    app.state.webhook = hook
+    return app
+
+
+def run(settings: Settings, assistant: Assistant) -> None:
+    """Serve the webhook on WEBHOOK_LISTEN:PORT at PATH until SIGINT or SIGTERM.
+
+    Raises:
+        ConfigError: the WeChat settings are missing or malformed (see :func:`credentials`),
+            or the address cannot be bound.
+    """
+    creds = credentials(settings)
+    host, port = settings.webhook_listen, settings.port
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.create_server((host, port), family=family)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror or type(exc).__name__}"
+                          "); check WEBHOOK_LISTEN and PORT") from None
+    config = uvicorn.Config(create_app(assistant, creds), log_config=None, access_log=False,
+                            server_header=False, timeout_graceful_shutdown=5)
+    log.info("WeChat webhook on %s:%s%s (%s mode)", host, port, PATH,
+             "AES safe" if creds.safe_mode else "plain")
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+# -- helpers ------------------------------------------------------------------------------
+def _refuse(request: Request, exc: Refused) -> Response:
+    log.warning("WeChat %s %s refused with %d: %s", request.method, PATH, exc.status,
+                exc.reason)
+    return PlainTextResponse(exc.reason, status_code=exc.status)
+
+
+async def _read_body(request: Request) -> bytes:
+    """Return the body, refusing (413) one over MAX_BODY bytes before reading it all."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise Refused(413, f"body over {MAX_BODY} bytes")
+    chunks, total = [], 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > MAX_BODY:
+            raise Refused(413, f"body over {MAX_BODY} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parse(body: bytes) -> tuple[str, dict[str, str]]:
+    """Return the text and FIELDS of a WeChat XML document, rejecting (400) anything but
+    well-formed UTF-8 XML with an ``<xml>`` root and without a DTD: no entity (internal or
+    external) is ever expanded, here or later in wechatpy's parser, which gets only text
+    that passed this check."""
+    try:
+        text = body.decode("utf-8")
+        root = defused_fromstring(text, forbid_dtd=True)
+    except UnicodeDecodeError:
+        raise Refused(400, "body is not UTF-8") from None
+    except DefusedXmlException as exc:
+        raise Refused(400, f"forbidden XML ({type(exc).__name__})") from None
+    except (ParseError, ValueError) as exc:
+        raise Refused(400, f"malformed XML ({type(exc).__name__})") from None
+    if root.tag != "xml":
+        raise Refused(400, "the root element is not <xml>")
+    return text, _fields(root)
+
+
+def _fields(root: Element) -> dict[str, str]:
+    """Return the text of each of FIELDS ("" when absent).
+
+    Raises:
+        Refused: 400 when one of them appears more than once.
+    """
+    values = {}
+    for name in FIELDS:
+        found = root.findall(name)
+        if len(found) > 1:
+            raise Refused(400, f"{name} repeated")
+        values[name] = (found[0].text or "").strip() if found else ""
+    return values
+
+
+def _cdata(value: str) -> str:
+    """``value`` safe inside <![CDATA[...]]> (which wechatpy writes without escaping)."""
+    return format.xml_safe(value).replace("]]>", "]]]]><![CDATA[>")
+
+
+def _render(message: BaseMessage, content: str) -> str:
+    """Return the passive TextReply XML answering ``message`` (sender and receiver swapped)."""
+    return TextReply(source=_cdata(message.target), target=_cdata(message.source),
+                     content=_cdata(content), time=int(time.time())).render()
