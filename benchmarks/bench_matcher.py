@@ -92,7 +92,7 @@ from bot.core.entries import alias_triples, stopword_set  # noqa: E402
 from bot.core.normalize import normalize  # noqa: E402
 from bot.core.types import Message  # noqa: E402
 from bot.knowledge.loader import load_knowledge  # noqa: E402
-from bot.knowledge.models import Doctor, Knowledge, Person, Talk  # noqa: E402
+from bot.knowledge.models import Doctor, Knowledge, Person, Talk, all_texts  # noqa: E402
 
 WARMUP = 50
 BUILD_REPEATS = 3
@@ -256,7 +256,8 @@ def bundled_targets(k: Knowledge, rng: random.Random) -> Targets:
         family, given = name_parts(p.name)
         out.people.append((f"person:{p.id}", p.name, family, given))
     for t in k.talks:
-        out.talks.append((f"talk:{t.id}", [t.title, _title_window(t.title, rng)]))
+        title = all_texts(t.title)[0]  # the English subject (titles may carry translations)
+        out.talks.append((f"talk:{t.id}", [title, _title_window(title, rng)]))
     return out
 
 
