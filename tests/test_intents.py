@@ -75,7 +75,8 @@ def test_umbrella_topic_gives_way_to_the_specific_one(ask):
 def test_bleeding_topic_answer_carries_the_emergency_numbers(ask):
     reply = ask("postpartum hemorrhage")
     assert reply.intent == "session"
-    assert "141" in reply.text and "emergency department" in reply.text
+    first = reply.text.splitlines()[0]  # first: a channel that shortens cuts from the end
+    assert "141" in first and "emergency department" in first
 
 
 def test_event_facts(ask):

@@ -312,7 +312,7 @@ class Assistant:
             return self._ask(a, used, lang, conf) if a else self._list("list:sessions", lang)
         text = render.topic_talks(self.k, asked, talks) if topics else \
             render.talks_found(self.k, talks)
-        text += "\n" + self._notes(asked)
+        text = self._with_notes(text, asked)
         ids = [f"topic:{t.id}" for t in asked] + [f"talk:{t.id}" for t in talks]
         choices = tuple(Choice(f"person:{t.speaker}", render.person_name(self.k, t.speaker))
                         for t in talks[:MAX_CHOICES])
@@ -345,7 +345,7 @@ class Assistant:
                       keys: list[str], topics: list[Topic] = (),
                       none_on: list[Topic] = ()) -> Reply:
         text = render.doctors_list(self.k, doctors, none_on)
-        text += "\n" + self._notes(topics)
+        text = self._with_notes(text, topics)
         ids = keys + [f"doctor:{d.id}" for d in doctors]
         choices = tuple(Choice(f"person:{d.practitioner}",
                                render.person_name(self.k, d.practitioner))
@@ -353,9 +353,13 @@ class Assistant:
         return self._reply("doctor", text, lang, ids=tuple(dict.fromkeys(ids)),
                            confidence=conf, choices=choices)
 
-    def _notes(self, topics) -> str:
+    def _with_notes(self, text: str, topics) -> str:
+        """Add the medical-information note at the end and, for topics whose lay wording can
+        describe an emergency, the emergency numbers FIRST (a channel that must shorten a
+        long answer cuts from the end)."""
         urgent = any(t.urgent_symptom for t in topics)
-        return (render.urgent_hint(self.k) + "\n" if urgent else "") + render.disclaimer()
+        head = render.urgent_hint(self.k) + "\n" if urgent else ""
+        return head + text + "\n" + render.disclaimer()
 
     def _list(self, target: str, lang: str, conf: float = 1.0) -> Reply:
         if target == "list:sessions":

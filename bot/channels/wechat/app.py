@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import signal
 import socket
 import time
 from dataclasses import dataclass
@@ -40,7 +41,7 @@ import uvicorn
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring as defused_fromstring
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from wechatpy import parse_message
@@ -159,8 +160,10 @@ class WeChatWebhook:
         self.creds = creds
         self.crypto = (WeChatCrypto(creds.token, creds.aes_key, creds.app_id)
                        if creds.safe_mode else None)
-        self.retries = retries or RecentCache(RETRY_CACHE_SIZE, RETRY_TTL)
-        self.choices = choices or RecentCache(CHOICE_MEMORY_SIZE, CHOICE_TTL)
+        self.retries = retries if retries is not None else RecentCache(RETRY_CACHE_SIZE,
+                                                                       RETRY_TTL)
+        self.choices = choices if choices is not None else RecentCache(CHOICE_MEMORY_SIZE,
+                                                                       CHOICE_TTL)
 
     # -- HTTP -----------------------------------------------------------------------------
     async def verify(self, request: Request) -> Response:
@@ -219,8 +222,9 @@ class WeChatWebhook:
         """Return the message XML and its FIELDS, decrypted first in safe mode.
 
         Raises:
-            Refused: 400 malformed, undecryptable or missing MsgType, FromUserName or
-                ToUserName; 403 wrong msg_signature or AppID.
+            Refused: 400 malformed, undecryptable, missing MsgType, FromUserName or
+                ToUserName, or MsgId or CreateTime not a number; 403 wrong msg_signature
+                or AppID.
         """
         xml, fields = _parse(body)
         if self.crypto is not None:
@@ -242,6 +246,9 @@ class WeChatWebhook:
                    if not fields[name]]
         if missing:
             raise Refused(400, f"{', '.join(missing)} missing")
+        for name in ("MsgId", "CreateTime"):
+            if fields[name] and not (fields[name].isascii() and fields[name].isdigit()):
+                raise Refused(400, f"{name} is not a number")
         return xml, fields
 
     def _answer(self, message: BaseMessage, started: float) -> str:
@@ -305,9 +312,23 @@ def run(settings: Settings, assistant: Assistant) -> None:
                           "); check WEBHOOK_LISTEN and PORT") from None
     config = uvicorn.Config(create_app(assistant, creds), log_config=None, access_log=False,
                             server_header=False, timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the
+    # handler it found installed. This one just asks the server to stop, so a signal
+    # arriving before uvicorn's own handlers are in place still stops it, and the command
+    # ends with status 0 like the Telegram ones (not killed by its own signal).
+    def stop(signum, frame) -> None:
+        server.should_exit = True
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     log.info("WeChat webhook on %s:%s%s (%s mode)", host, port, PATH,
              "AES safe" if creds.safe_mode else "plain")
-    uvicorn.Server(config).run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        sock.close()
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -323,11 +344,14 @@ async def _read_body(request: Request) -> bytes:
     if declared.isdigit() and int(declared) > MAX_BODY:
         raise Refused(413, f"body over {MAX_BODY} bytes")
     chunks, total = [], 0
-    async for chunk in request.stream():
-        total += len(chunk)
-        if total > MAX_BODY:
-            raise Refused(413, f"body over {MAX_BODY} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            total += len(chunk)
+            if total > MAX_BODY:
+                raise Refused(413, f"body over {MAX_BODY} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise Refused(400, "the client left before sending the whole body") from None
     return b"".join(chunks)
 
 

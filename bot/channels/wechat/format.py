@@ -2,7 +2,7 @@
 
 WeChat shows plain text (no Markdown, no HTML; the core's text is plain already) and
 refuses a passive text reply whose Content exceeds 2048 BYTES of UTF-8. A longer answer is
-cut at the last line or sentence boundary that fits and ends with :data:`SHORTENED`.
+cut at the last line or sentence boundary that fits and ends with :func:`shortened`.
 Choices follow as numbered lines ("1. label") while they fit; the follower picks one by
 sending its number.
 """
@@ -11,10 +11,20 @@ from __future__ import annotations
 import re
 
 from bot.core.types import Choice, Reply
+from bot.i18n import _, language
+
+
+def shortened() -> str:
+    """Return the note ending a shortened reply, in the current language."""
+    return _("… (shortened; ask a more precise question)")
+
+
+def pick_hint() -> str:
+    """Return the hint under numbered choices, in the current language."""
+    return _("(Reply with a number to choose.)")
 
 MAX_BYTES = 2048            # WeChat's limit on a passive text reply's Content, UTF-8 bytes
-SHORTENED = "… (shortened; ask a more precise question)"
-PICK_HINT = "(Reply with a number to choose.)"
+# Said before any text is read, so in the two languages most WeChat followers use.
 TEXT_ONLY = ("I can only read text messages. Please type your question.\n"
              "我只能读取文字消息，请直接输入您的问题。")
 
@@ -37,7 +47,7 @@ def xml_safe(text: str) -> str:
 
 def shorten(text: str, limit: int = MAX_BYTES) -> str:
     """Return ``text`` unchanged when it fits in ``limit`` bytes, else its longest head
-    ending at a line or sentence boundary, followed by a new line and :data:`SHORTENED`.
+    ending at a line or sentence boundary, followed by a new line and :func:`shortened`.
 
     A head whose last boundary lies in its first third is cut at its last space instead
     (or hard, between two characters, when it has none). The result is at most ``limit``
@@ -45,7 +55,7 @@ def shorten(text: str, limit: int = MAX_BYTES) -> str:
     """
     if size(text) <= limit:
         return text
-    tail = "\n" + SHORTENED
+    tail = "\n" + shortened()
     budget = max(limit - size(tail), 0)
     head = text.encode("utf-8")[:budget].decode("utf-8", "ignore")  # whole characters
     ends = [m.end() for m in _BOUNDARY.finditer(head)]
@@ -62,9 +72,14 @@ def content(reply: Reply, limit: int = MAX_BYTES) -> tuple[str, tuple[Choice, ..
     """Return the Content for ``reply`` and the choices it shows, numbered from 1.
 
     The text comes first (shortened to ``limit`` bytes when needed); the choices follow as
-    "1. label" lines with :data:`PICK_HINT`, as many as fit whole, best first; a shortened
-    text shows none.
+    "1. label" lines with :func:`pick_hint`, as many as fit whole, best first; a shortened
+    text shows none. The added wording is in the reply's language.
     """
+    with language(reply.lang):
+        return _content(reply, limit)
+
+
+def _content(reply: Reply, limit: int) -> tuple[str, tuple[Choice, ...]]:
     text = xml_safe(reply.text).strip() or "…"
     if size(text) > limit:
         return shorten(text, limit), ()
@@ -80,4 +95,4 @@ def content(reply: Reply, limit: int = MAX_BYTES) -> tuple[str, tuple[Choice, ..
 
 
 def _with_choices(text: str, lines: list[str]) -> str:
-    return text + "\n\n" + "\n".join(lines) + "\n" + PICK_HINT
+    return text + "\n\n" + "\n".join(lines) + "\n" + pick_hint()
