@@ -26,7 +26,8 @@ from fake_bot_api import FakeBotApi  # noqa: E402
 from telegram.ext import ApplicationBuilder  # noqa: E402
 
 from bot.channels.telegram.app import build_application, register_handlers  # noqa: E402
-from bot.channels.telegram.handlers import ASSISTANT  # noqa: E402
+from bot.channels.telegram.handlers import HOLDER
+from bot.reload import KnowledgeHolder  # noqa: E402
 from bot.core.engine import Assistant  # noqa: E402
 from bot.knowledge.loader import load_knowledge  # noqa: E402
 from bot.settings import Settings  # noqa: E402
@@ -44,7 +45,7 @@ async def measure(assistant: Assistant, limiter: bool, messages: int, users: int
             app = build_application(settings, assistant)
         else:
             app = (ApplicationBuilder().token(fake.token).base_url(fake.base_url).build())
-            app.bot_data[ASSISTANT] = assistant
+            app.bot_data[HOLDER] = KnowledgeHolder.fixed(assistant)
             register_handlers(app)
         await app.initialize()
         await app.start()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from urllib.parse import urlparse
@@ -52,19 +53,30 @@ def cmd_ask(args, settings: Settings) -> int:
 def cmd_check(args, settings: Settings) -> int:
     """Validate a knowledge folder; list every problem; exit 1 when any is an error."""
     directory = args.directory or args.knowledge or settings.knowledge_dir
+    if args.write_schemas:
+        from bot.knowledge.schema import write_schemas
+        for path in write_schemas(directory):
+            print(f"wrote {path}", file=sys.stderr)  # stderr: --format json stays one document
     knowledge, problems = check_knowledge(directory)
     errors = [p for p in problems if p.severity == "error"]
+    warnings = [p for p in problems if p.severity != "error"]
     if args.format == "json":
         print(json.dumps({"ok": not errors, "version": knowledge.version if knowledge else None,
-                          "problems": [p.as_dict() for p in problems]}, ensure_ascii=False))
+                          "errors": len(errors), "warnings": len(warnings),
+                          "problems": [p.as_dict() for p in [*errors, *warnings]]},
+                         ensure_ascii=False))
     else:
-        for p in problems:
+        for p in errors:
             print(p)
         if knowledge is not None:
             print(f"OK: {directory} (version {knowledge.version}): {len(knowledge.talks)} talks, "
                   f"{len(knowledge.people)} people, {len(knowledge.doctors)} doctors, "
-                  f"{len(knowledge.topics)} topics, {len(problems)} warning(s)")
-        else:
+                  f"{len(knowledge.topics)} topics")
+        for p in warnings:
+            print(p)
+        print(f"{len(errors)} error(s), {len(warnings)} warning(s)"
+              + ("; warnings do not stop the bot" if warnings and not errors else ""))
+        if errors:
             print(f"{len(errors)} error(s) in {directory}: the bot would keep its last good "
                   "knowledge", file=sys.stderr)
     return 1 if errors else 0
@@ -73,11 +85,12 @@ def cmd_check(args, settings: Settings) -> int:
 def _telegram(run, args, settings: Settings) -> int:
     """Start a Telegram runner; start-up failures become one line without secrets."""
     from telegram.error import InvalidToken, NetworkError  # telegram is only needed here
+    from bot.reload import KnowledgeHolder
     settings.bot_token()  # a missing token stops start-up before the knowledge is loaded
-    assistant = _assistant(args.knowledge or settings.knowledge_dir)
+    holder = KnowledgeHolder(args.knowledge or settings.knowledge_dir)  # reloadable
     host = urlparse(settings.telegram_api_base_url).netloc or "?"
     try:
-        run(settings, assistant)
+        run(settings, holder)
     except InvalidToken:  # its message quotes the token: never print it
         raise ConfigError(f"TELEGRAM_BOT_TOKEN was rejected by the Bot API at {host}") from None
     except NetworkError as exc:
@@ -108,6 +121,24 @@ def cmd_wechat(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_report(args, settings: Settings) -> int:
+    """Reports for admins from the database: ``unanswered`` questions or reply ``stats``."""
+    from datetime import datetime, timedelta, timezone
+
+    from bot.channels.telegram.admin import stats_text, unanswered_text
+    from bot.storage import QuestionLog, create_engine_for, migrate
+    engine = create_engine_for(settings.database_url)
+    migrate(engine)
+    questions = QuestionLog(engine, retention_days=settings.question_retention_days)
+    if args.what == "unanswered":
+        since = datetime.now(timezone.utc) - timedelta(days=args.days)
+        print(unanswered_text(questions.unanswered(since=since, limit=args.limit)))
+    else:
+        until = datetime.now(timezone.utc).date()
+        print(stats_text(questions.stats(until - timedelta(days=args.days - 1), until), args.days))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``forumbot`` with all its subcommands."""
     parser = argparse.ArgumentParser(prog="forumbot", description="Summit Assistant")
@@ -130,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="validate the knowledge YAML and list every problem")
     p.add_argument("directory", nargs="?", type=Path)
     p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--write-schemas", action="store_true",
+                   help="first (re)write the JSON Schemas of the files into DIR/schemas/")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("run", help="run the Telegram bot with long polling")
@@ -139,6 +172,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("wechat", help="serve the WeChat Official Account webhook on "
                                       "PORT at /wechat (WECHAT_TOKEN)")
     p.set_defaults(func=cmd_wechat)
+    p = sub.add_parser("report", help="admin reports from the database (DATABASE_URL)")
+    p.add_argument("what", choices=("unanswered", "stats"))
+    p.add_argument("--days", type=int, default=30, help="period, in days back from today")
+    p.add_argument("--limit", type=int, default=20, help="rows of the unanswered list")
+    p.set_defaults(func=cmd_report)
     return parser
 
 
@@ -164,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"forumbot: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # "forumbot ask ... | head": the reader left, nothing is wrong
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        return 0
 
 
 if __name__ == "__main__":

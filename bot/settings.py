@@ -41,6 +41,9 @@ class Settings(BaseSettings):
         webhook_url: public https URL Telegram posts updates to (WEBHOOK_URL).
         webhook_secret: the secret_token Telegram sends in X-Telegram-Bot-Api-Secret-Token
             (WEBHOOK_SECRET; 1-256 characters A-Z a-z 0-9 _ -).
+        question_retention_days: days unanswered questions and counts are kept
+            (QUESTION_RETENTION_DAYS, default 30).
+        watch_knowledge: reload when the knowledge folder changes (WATCH_KNOWLEDGE).
         wechat_token: the Token of the WeChat Official Account's server configuration
             (WECHAT_TOKEN; 3-32 letters or digits); ``forumbot wechat`` needs it.
         wechat_app_id: the Official Account's AppID (WECHAT_APP_ID, "wx..."); needed in safe
@@ -63,6 +66,8 @@ class Settings(BaseSettings):
     webhook_listen: str = "0.0.0.0"
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
+    question_retention_days: int = Field(default=30, ge=1, le=3650)
+    watch_knowledge: bool = True
     wechat_token: SecretStr | None = None
     wechat_app_id: str | None = None
     wechat_encoding_aes_key: SecretStr | None = None

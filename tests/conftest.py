@@ -31,6 +31,12 @@ def ask(assistant):
     return _ask
 
 
+@pytest.fixture(autouse=True)
+def no_database_in_the_checkout(tmp_path, monkeypatch):
+    """Processes started by a test keep their SQLite file in the test's folder."""
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/forumbot.sqlite3")
+
+
 @pytest.fixture
 def knowledge_copy(tmp_path) -> Path:
     """A writable copy of the bundled knowledge folder, for edits a test makes."""

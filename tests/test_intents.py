@@ -123,14 +123,15 @@ def test_find_a_doctor_lists_the_directory(ask):
 
 
 EMERGENCY_FIRST_LINE = {
-    "en": "This may be an emergency. Call now: Morocco: 141 (SAMU (medical emergency)) or 15 "
+    "en": "This may be an emergency. Call now: Morocco: 141 (SAMU, medical emergency) or 15 "
           "(Civil Protection); China: 120 (medical emergency).",
-    "fr": "Il peut s'agir d'une urgence. Appelez maintenant : Maroc: 141 (SAMU (urgences "
-          "médicales)) ou 15 (Protection civile); Chine: 120 (urgences médicales).",
-    "ar": "قد تكون هذه حالة طارئة. اتصل الآن: المغرب: \u2068141\u2069 (الإسعاف الطبي "
-          "(\u2068SAMU\u2069)) أو \u206815\u2069 (الوقاية المدنية); الصين: \u2068120\u2069 "
-          "(الإسعاف الطبي).",
-    "zh": "这可能是紧急情况。请立即拨打：摩洛哥: 141 (SAMU 医疗急救) 或 15 (民防); 中国: 120 (医疗急救)。",
+    "fr": "Il peut s'agir d'une urgence. Appelez maintenant : Maroc : 141 (SAMU, urgences "
+          "médicales) ou 15 (Protection civile) ; Chine : 120 (urgences médicales).",
+    "ar": "قد تكون هذه حالة طارئة. اتصل الآن بأحد هذه الأرقام: المغرب: \u2068141\u2069 "
+          "(الإسعاف الطبي \u2068SAMU\u2069) أو \u206815\u2069 (الوقاية المدنية)؛ الصين: "
+          "\u2068120\u2069 (الإسعاف الطبي).",
+    "zh": "这可能是紧急情况。请立即拨打以下电话：摩洛哥：141 (SAMU 医疗急救) 或 15 (民事保护，消防与急救)；"
+          "中国：120 (医疗急救)。",
 }
 
 

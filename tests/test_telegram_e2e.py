@@ -21,8 +21,10 @@ from bot.settings import Settings
 
 
 
-def settings_for(fake: FakeBotApi) -> Settings:
-    return Settings(telegram_bot_token=fake.token, telegram_api_base_url=fake.base_url)
+def settings_for(fake: FakeBotApi, **more) -> Settings:
+    """Settings for the fake server; no database unless a test asks for one."""
+    return Settings(telegram_bot_token=fake.token, telegram_api_base_url=fake.base_url,
+                    database_url="", watch_knowledge=False, **more)
 
 
 @pytest.fixture

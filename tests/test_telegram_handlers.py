@@ -12,7 +12,8 @@ from telegram.request import BaseRequest
 
 from bot.channels.telegram.app import COMMANDS, register_handlers
 from bot.channels.telegram.format import MAX_MESSAGE, html_parts, keyboard, split_lines
-from bot.channels.telegram.handlers import ASSISTANT
+from bot.channels.telegram.handlers import HOLDER
+from bot.reload import KnowledgeHolder
 from bot.core.types import Choice, Reply
 
 TOKEN = "123456:OFFLINE-token-abcdefghijklmnopqrstu"
@@ -61,7 +62,7 @@ async def app(assistant):
     request = OfflineRequest()
     application = (ApplicationBuilder().token(TOKEN).request(request)
                    .get_updates_request(OfflineRequest()).build())
-    application.bot_data[ASSISTANT] = assistant
+    application.bot_data[HOLDER] = KnowledgeHolder.fixed(assistant)
     register_handlers(application)
     await application.initialize()
     application.request_log = request

@@ -323,7 +323,7 @@ class MatchIndex:
         above: dict[str, list[tuple[float, int]]] = defaultdict(list)
         records, inverse, kinds = self.records, self._inverse_total, self._kind
         for idx, total in acc.items():
-            score = total * inverse[idx]
+            score = round(total * inverse[idx], 6)  # 0.9999999999 is a full match too
             if score < DESCRIPTION_PREFILTER:
                 continue
             kind = kinds[idx]

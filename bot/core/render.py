@@ -38,7 +38,13 @@ def numbers_line(k: Knowledge) -> str:
         by_country.setdefault(localized(n.country), []).append(
             f"{n.number} ({localized(n.service)})")
     joiner = " " + _("or") + " "
-    return "; ".join(f"{c}: {joiner.join(v)}" for c, v in by_country.items())
+    return _("; ").join(_("{country}: {numbers}").format(country=c, numbers=joiner.join(v))
+                        for c, v in by_country.items())
+
+
+def listing(items) -> str:
+    """Join names with the list separator of the current language (", ", "، ", "、")."""
+    return _(", ").join(items)
 
 
 def emergency(k: Knowledge) -> str:
@@ -69,13 +75,15 @@ def speaker_of(k: Knowledge, talk: Talk) -> Person:
 
 def talk_line(k: Knowledge, talk: Talk) -> str:
     """Return one programme line: "4. Cai Bin: <subject>"."""
-    return f"{talk.order}. {speaker_of(k, talk).name}: {localized(talk.title)}"
+    return f"{talk.order}. " + _("{name}: {subject}").format(name=speaker_of(k, talk).name,
+                                                            subject=localized(talk.title))
 
 
 def talk_card(k: Knowledge, talk: Talk) -> str:
     """Return a talk with its speaker, subject, topics and summary."""
-    topics = ", ".join(name_of(k.get("topic", t)) for t in talk.topics)
-    return "\n".join([f"{speaker_of(k, talk).name}: {localized(talk.title)}",
+    topics = listing(name_of(k.get("topic", t)) for t in talk.topics)
+    return "\n".join([_("{name}: {subject}").format(name=speaker_of(k, talk).name,
+                                                    subject=localized(talk.title)),
                       _("Topics: {topics}.").format(topics=topics), localized(talk.summary)])
 
 
@@ -106,15 +114,16 @@ def person_card(k: Knowledge, person: Person) -> str:
 
 def specialties(k: Knowledge, doctor: Doctor) -> str:
     """Return the doctor's specialties as "Obstetrics and gynecology, ..."."""
-    return ", ".join(name_of(k.get("specialty", s)) for s in doctor.specialty)
+    return listing(name_of(k.get("specialty", s)) for s in doctor.specialty)
 
 
 def doctor_card(k: Knowledge, doctor: Doctor) -> str:
     """Return a directory card; empty FHIR fields are said to be unknown, never guessed."""
     person = k.get("person", doctor.practitioner)
-    lines = [f"{person.name}: {specialties(k, doctor)}."]
+    lines = [_("{name}: {specialties}.").format(name=person.name,
+                                                specialties=specialties(k, doctor))]
     if doctor.conditions:
-        topics = ", ".join(name_of(k.get("topic", c)) for c in doctor.conditions)
+        topics = listing(name_of(k.get("topic", c)) for c in doctor.conditions)
         lines.append(_("Spoke at the forum on: {topics}.").format(topics=topics))
     if doctor.organization:
         lines.append(_("Organisation: {name}.").format(name=doctor.organization))
@@ -163,7 +172,8 @@ def directory_overview(k: Knowledge) -> str:
     for sp in k.specialties:
         names = [person_name(k, d.practitioner) for d in k.doctors if sp.id in d.specialty]
         if names:
-            lines.append(f"- {name_of(sp)}: {', '.join(names)}")
+            lines.append("- " + _("{name}: {subject}").format(name=name_of(sp),
+                                                              subject=listing(names)))
     lines.append(_("Tell me a specialty or a condition (for example: midwife, preeclampsia)."))
     lines.append(_("Contact details and hours are {unknown}.").format(unknown=not_given()))
     return "\n".join(lines)
@@ -203,7 +213,7 @@ def speakers(k: Knowledge) -> str:
     others = [p for p in k.people if p not in talk_people]
     if others:
         lines.append(_("Also at the opening and closing: {names}.").format(
-            names=", ".join(p.name for p in others)))
+            names=listing(p.name for p in others)))
     return "\n".join(lines)
 
 
@@ -339,7 +349,8 @@ def label(k: Knowledge, key: str) -> str:
     kind, _sep, entry_id = key.partition(":")
     entry = k.entries[key]
     if kind == "talk":
-        return shorten(f"{speaker_of(k, entry).name}: {localized(entry.title)}", 60)
+        return shorten(_("{name}: {subject}").format(name=speaker_of(k, entry).name,
+                                                     subject=localized(entry.title)), 60)
     if kind == "doctor":
         return f"{person_name(k, entry.practitioner)} ({specialties(k, entry)})"
     if kind == "fact":

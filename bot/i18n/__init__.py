@@ -71,7 +71,7 @@ def localized(value: str | dict[str, str]) -> str:
     return value.get(_current.get()) or value[DEFAULT]
 
 
-_LTR_RUN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9 .,:'/+\-]*[A-Za-z0-9])?")
+_LTR_RUN = re.compile(r"/?[A-Za-z0-9](?:[A-Za-z0-9 .,:'/+\-]*[A-Za-z0-9])?")
 
 
 def isolate_ltr(text: str) -> str:

@@ -9,6 +9,7 @@ are collected before anything is rejected, so an admin sees every error at once.
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
@@ -19,6 +20,7 @@ from .models import (Doctor, Emergency, Event, Fact, Knowledge, Person, Specialt
 from .problems import KnowledgeError, Problem
 from .yamlsafe import load_yaml_file
 
+log = logging.getLogger(__name__)
 LIST_SECTIONS: dict[str, type[BaseModel]] = {
     "facts": Fact, "people": Person, "talks": Talk, "topics": Topic,
     "specialties": Specialty, "doctors": Doctor,
@@ -214,11 +216,15 @@ class _Collector:
                            "this fact needs an `answer` (or `answer_from: date`)")
 
 
-def check_knowledge(directory: str | Path) -> tuple[Knowledge | None, list[Problem]]:
+def check_knowledge(directory: str | Path, *, warnings: bool = True
+                    ) -> tuple[Knowledge | None, list[Problem]]:
     """Load and validate a knowledge folder without raising.
 
     Args:
         directory: folder holding the ``*.yaml`` files.
+        warnings: also compute the warnings of :mod:`bot.knowledge.warnings` (shared
+            aliases, entries their own name does not reach, missing translations) when
+            the knowledge is valid; they never make it invalid.
     Returns:
         ``(knowledge, problems)``: knowledge is None when any problem is an error; problems
         (errors and warnings) are sorted by file, line and column.
@@ -243,7 +249,22 @@ def check_knowledge(directory: str | Path) -> tuple[Knowledge | None, list[Probl
     if any(p.severity == "error" for p in problems):
         return None, problems
     knowledge = Knowledge(**c.singles, **c.sections, version=content_hash(files))
+    if warnings:
+        problems = sorted(problems + _warnings(knowledge, c),
+                          key=lambda p: (p.file, p.line or 0, p.column or 0))
     return knowledge, problems
+
+
+def _warnings(knowledge: Knowledge, c: _Collector) -> list[Problem]:
+    """The warnings of :mod:`bot.knowledge.warnings`; a fault there never stops a load."""
+    from .warnings import warnings_for  # it uses the core, which imports the models
+    places = {key: (c.where[key][0], *c.paths[key]) for key in c.paths}
+    try:
+        return warnings_for(knowledge, places)
+    except Exception as exc:  # noqa: BLE001 - warnings are advice: the knowledge is valid
+        log.exception("the knowledge warnings could not be computed")
+        return [Problem("-", message=f"the extra checks (warnings) failed: {exc!r}",
+                        severity="warning")]
 
 
 def load_knowledge(directory: str | Path) -> Knowledge:
@@ -252,7 +273,7 @@ def load_knowledge(directory: str | Path) -> Knowledge:
     Raises:
         KnowledgeError: with every problem, when any of them is an error.
     """
-    knowledge, problems = check_knowledge(directory)
+    knowledge, problems = check_knowledge(directory, warnings=False)  # only errors matter
     if knowledge is None:
         raise KnowledgeError(problems)
     return knowledge

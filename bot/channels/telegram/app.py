@@ -2,18 +2,21 @@
 :func:`register_handlers`, in commented groups where order matters."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
 from urllib.parse import urlparse
 
-from telegram import BotCommand, Update
+from telegram import BotCommand, BotCommandScopeChat, Update
+from telegram.error import TelegramError
 from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, CallbackQueryHandler,
                           CommandHandler, InlineQueryHandler, MessageHandler, filters)
 
 from bot.core.engine import Assistant
+from bot.reload import KnowledgeHolder
 from bot.settings import ConfigError, Settings
 
-from . import handlers
+from . import admin, handlers
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +31,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("about", "About the forum"),
     ("language", "Choose the language of answers"),
 ]
+WATCH = "watch_knowledge"
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.INLINE_QUERY]
 
 
@@ -36,7 +40,12 @@ def register_handlers(app: Application) -> None:
     # 1. Known commands; CommandHandler ignores "/cmd@OtherBot" addressed to other bots.
     app.add_handler(CommandHandler([name for name, _ in COMMANDS if name != "language"],
                                    handlers.on_command, filters=filters.UpdateType.MESSAGE))
-    # 2. The language preference is the channel's to store, not the core's.
+    # 2. Admin commands (for anyone else they do not exist: the core's unknown command).
+    for name, handler in (("reload", admin.on_reload), ("version", admin.on_version),
+                          ("unanswered", admin.on_unanswered), ("stats", admin.on_stats)):
+        app.add_handler(CommandHandler(name, admin.admin_only(handler),
+                                       filters=filters.UpdateType.MESSAGE))
+    # The language preference is the channel's to store, not the core's.
     app.add_handler(CommandHandler("language", handlers.on_language,
                                    filters=filters.UpdateType.MESSAGE))
     # 3. Unknown commands, in private chats only: the core says it does not know them.
@@ -53,6 +62,47 @@ def register_handlers(app: Application) -> None:
 
 async def _post_init(app: Application) -> None:
     await app.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
+    # admins see the admin commands too, in their private chat with the bot
+    for admin_id in app.bot_data.get(admin.ADMINS, ()):
+        try:
+            await app.bot.set_my_commands(
+                [BotCommand(n, t) for n, t in [*COMMANDS, *admin.ADMIN_COMMANDS]],
+                scope=BotCommandScopeChat(admin_id))
+        except TelegramError as exc:  # the admin has not opened a chat with the bot yet
+            log.warning("no admin command menu for one admin: %s", type(exc).__name__)
+    admin.start_reloaders(app, app.bot_data.get(WATCH, False))
+
+
+async def _post_shutdown(app: Application) -> None:
+    await admin.stop_reloaders(app)
+
+
+async def _purge(context) -> None:
+    questions = context.application.bot_data.get(handlers.QUESTIONS)
+    if questions is not None:
+        removed = await asyncio.to_thread(questions.purge)
+        log.info("purged %d question row(s) past their retention", removed)
+
+
+def open_storage(app: Application, settings: Settings) -> None:
+    """Connect the database (DATABASE_URL), migrate it, and hook the question and version
+    logs into the application; the knowledge versions loaded from now on are recorded."""
+    from bot.storage import QuestionLog, VersionLog, create_engine_for, migrate
+    engine = create_engine_for(settings.database_url)
+    migrate(engine)
+    app.bot_data[handlers.QUESTIONS] = QuestionLog(
+        engine, retention_days=settings.question_retention_days)
+    versions = VersionLog(engine)
+    app.bot_data[admin.VERSIONS] = versions
+    holder: KnowledgeHolder = app.bot_data[handlers.HOLDER]
+
+    def record(version, ok: bool, errors: int) -> None:
+        versions.record(version=version.version, git_commit=version.git_commit,
+                        trigger=version.trigger, ok=ok, errors=errors)
+    record(holder.version, True, 0)
+    holder.listen(record)
+    if app.job_queue is not None:
+        app.job_queue.run_repeating(_purge, interval=24 * 3600, first=60)
 
 
 def file_url(base_url: str) -> str:
@@ -60,9 +110,10 @@ def file_url(base_url: str) -> str:
     return base_url[:-3] + "file/bot" if base_url.endswith("/bot") else base_url
 
 
-def build_application(settings: Settings, assistant: Assistant) -> Application:
+def build_application(settings: Settings, assistant: Assistant | KnowledgeHolder) -> Application:
     """Return a ready Application: token and base URL from settings, AIORateLimiter (which
-    waits out 429 RetryAfter and retries), handlers registered, command menu on start.
+    waits out 429 RetryAfter and retries), the database opened and migrated (question and
+    version logs), handlers registered; on start: command menus, knowledge watcher, SIGHUP.
 
     Raises:
         ConfigError: the token is missing or malformed.
@@ -73,20 +124,26 @@ def build_application(settings: Settings, assistant: Assistant) -> Application:
            .base_file_url(file_url(settings.telegram_api_base_url))
            .rate_limiter(AIORateLimiter(max_retries=3))
            .post_init(_post_init)
+           .post_shutdown(_post_shutdown)
            .build())
-    app.bot_data[handlers.ASSISTANT] = assistant
+    app.bot_data[handlers.HOLDER] = (assistant if isinstance(assistant, KnowledgeHolder)
+                                     else KnowledgeHolder.fixed(assistant))
+    app.bot_data[admin.ADMINS] = frozenset(settings.admin_user_ids)
+    app.bot_data[WATCH] = settings.watch_knowledge
+    if settings.database_url:
+        open_storage(app, settings)
     register_handlers(app)
     return app
 
 
-def run_polling(settings: Settings, assistant: Assistant) -> None:
+def run_polling(settings: Settings, assistant: Assistant | KnowledgeHolder) -> None:
     """Long polling until SIGINT or SIGTERM, then a graceful shutdown."""
     app = build_application(settings, assistant)
     log.info("polling %s", urlparse(settings.telegram_api_base_url).netloc)
     app.run_polling(allowed_updates=ALLOWED_UPDATES, stop_signals=(signal.SIGINT, signal.SIGTERM))
 
 
-def run_webhook(settings: Settings, assistant: Assistant) -> None:
+def run_webhook(settings: Settings, assistant: Assistant | KnowledgeHolder) -> None:
     """PTB's webhook server on WEBHOOK_LISTEN:PORT at the path of WEBHOOK_URL; requests
     without the right X-Telegram-Bot-Api-Secret-Token header are refused with 403.
 

@@ -2,11 +2,13 @@
 
 Every handler reads ``update.effective_message`` (or the callback/inline query) and returns
 quietly when it is missing, so edited messages, channel posts and odd updates never crash.
-The assistant lives in ``application.bot_data[ASSISTANT]``; replacing that one reference
-swaps the knowledge version for every later update.
+The knowledge being served lives in ``application.bot_data[HOLDER]`` (a
+:class:`~bot.reload.KnowledgeHolder`): each handler reads ``holder.assistant`` once and
+answers with that one, so a reload never mixes two versions in one answer.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from telegram import (InlineKeyboardButton, InlineKeyboardMarkup, InlineQueryResultArticle,
@@ -23,14 +25,15 @@ from .format import html_parts, keyboard
 
 log = logging.getLogger(__name__)
 
-ASSISTANT = "assistant"
+HOLDER = "knowledge"
+QUESTIONS = "question_log"    # bot.storage.QuestionLog, when a database is configured
 INLINE_KINDS = ("talk", "person", "doctor", "topic")
 MAX_INLINE_RESULTS = 20
 
 
 def assistant_of(context: ContextTypes.DEFAULT_TYPE) -> Assistant:
     """Return the assistant currently serving (the last good knowledge version)."""
-    return context.application.bot_data[ASSISTANT]
+    return context.application.bot_data[HOLDER].assistant
 
 
 LANGUAGE_NAMES = {"en": "English", "fr": "Français", "ar": "العربية", "zh": "中文"}
@@ -98,8 +101,24 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         text = without_mention(text, context.bot.username)
     reply = assistant_of(context).reply(_message(update, context, text))
     log.debug("answered intent=%s confidence=%.2f", reply.intent, reply.confidence)
+    await record_question(context, text, reply)
     quote = message.message_id if message.chat.type != ChatType.PRIVATE else None
     await send_reply(context.bot, message.chat_id, reply, reply_to=quote)
+
+
+async def record_question(context: ContextTypes.DEFAULT_TYPE, text: str, reply: Reply) -> None:
+    """Count the reply, and keep the question when the bot could not answer it (for the
+    admins' /unanswered). Never the user's id; a storage failure never stops answering."""
+    questions = context.application.bot_data.get(QUESTIONS)
+    if questions is None:
+        return
+    closest = reply.candidates[0].key if reply.candidates else None
+    try:
+        await asyncio.to_thread(questions.record, question=text, intent=reply.intent,
+                                lang=reply.lang, answered=reply.intent != "fallback",
+                                closest=closest)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("could not record a question: %s", type(exc).__name__)
 
 
 async def on_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

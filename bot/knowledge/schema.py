@@ -1,0 +1,234 @@
+"""JSON Schemas of the knowledge files, generated from the pydantic models.
+
+One schema per knowledge file (``knowledge/schemas/<name>.schema.json``), shaped as the
+whole file: a top-level object with the sections that file holds (``people.yaml`` ->
+``{"people": [Person, ...]}``). Each YAML file names its schema on its first line::
+
+    # yaml-language-server: $schema=schemas/people.schema.json
+
+so an editor with a YAML language server (VS Code's YAML extension, for example) shows the
+fields, their descriptions and mistakes while the admin types. The schemas are only a help
+for editing: ``forumbot check`` (the loader) stays the judge.
+
+Regenerate after changing :mod:`bot.knowledge.models`::
+
+    python -m bot.knowledge.schema            # writes knowledge/schemas/*.schema.json
+    python -m bot.knowledge.schema --check    # exit 1 when the written files are stale
+    forumbot check --write-schemas            # the same, then checks the knowledge
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from pydantic import ConfigDict, create_model
+
+from .loader import LIST_SECTIONS, SINGLE_SECTIONS
+
+SCHEMA_DIR = "schemas"
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+DEFAULT_KNOWLEDGE = Path(__file__).resolve().parents[2] / "knowledge"
+
+# knowledge file name (without .yaml) -> the sections it holds, and what it is for
+FILES: dict[str, tuple[tuple[str, ...], str]] = {
+    "event": (("event", "facts"),
+              "The forum itself (event) and the facts a user can ask about it (facts)."),
+    "people": (("people",), "Every person the forum article names."),
+    "programme": (("talks",), "The expert talks, in the order of the article."),
+    "topics": (("topics",), "Clinical topics with synonyms and translations."),
+    "doctors": (("specialties", "doctors"),
+                "Find a Doctor: clinical specialties and the directory listings."),
+    "emergency": (("emergency",), "Urgent-symptom rules and the emergency numbers."),
+    "vocabulary": (("vocabulary",), "General vocabulary: stopwords, spelling variants, cues."),
+}
+
+SECTION_DOCS = {
+    "event": "The forum itself (only one, in one file).",
+    "facts": "Answerable facts about the forum: each has aliases and an answer.",
+    "people": "People named by the article; talks and doctors point at them by id.",
+    "talks": "Expert talks: speaker is a person id, topics are topic ids.",
+    "topics": "Clinical topics; talks and doctors point at them by id.",
+    "specialties": "Clinical specialties; doctors point at them by id.",
+    "doctors": "Directory listings: practitioner is a person id.",
+    "emergency": "Emergency numbers and urgent-symptom rules (only one, in one file).",
+    "vocabulary": "Words for matching questions (only one, in one file).",
+}
+
+TRANSLATABLE = "Plain text (English), or one text per language: en (required), fr, ar, zh."
+ID = "Lowercase letters, digits and hyphens, like cai-bin; unique within its list."
+NEVER_INVENT = "Only from a real, checked source: never invented."
+
+# (model, field) -> description shown by editors; the models carry no Field descriptions
+FIELD_DOCS: dict[tuple[str, str], str] = {
+    ("LocalizedMap", "en"): "English text (required).",
+    ("LocalizedMap", "fr"): "French text.",
+    ("LocalizedMap", "ar"): "Arabic text.",
+    ("LocalizedMap", "zh"): "Chinese text.",
+    ("Translated", "en"): "English names and synonyms (at least one).",
+    ("Translated", "fr"): "French names; the first is how the bot writes it in French.",
+    ("Translated", "ar"): "Arabic names (Darija in Latin letters too); the first is how the "
+                          "bot writes it in Arabic.",
+    ("Translated", "zh"): "Chinese names; the first is how the bot writes it in Chinese.",
+    ("Event", "id"): ID,
+    ("Event", "name"): "Full name of the forum.",
+    ("Event", "aliases"): "Other ways users name the forum, any language.",
+    ("Event", "format"): "online, in person or hybrid.",
+    ("Event", "host"): "Who hosted the forum.",
+    ("Event", "co_organizers"): "Who organised it jointly.",
+    ("Event", "followers"): "Number of online followers (a whole number).",
+    ("Event", "year"): "Year of the forum.",
+    ("Event", "date"): 'Date as "YYYY-MM-DD" in quotes; empty when the source does not say.',
+    ("Event", "start_time"): 'Start time as "HH:MM" in quotes; empty when unknown.',
+    ("Event", "location"): "Where it took place; empty when the source does not say.",
+    ("Event", "source_url"): "Link to the source article.",
+    ("Event", "summary"): "What the forum was about. " + TRANSLATABLE,
+    ("Fact", "id"): ID,
+    ("Fact", "label"): "Short title of the fact (shown on buttons). " + TRANSLATABLE,
+    ("Fact", "aliases"): "Words and questions that ask for this fact (at least one).",
+    ("Fact", "answer"): "The reply text. " + TRANSLATABLE,
+    ("Fact", "answer_from"): "Instead of answer: the event field that answers "
+                             "(date, start_time, location, source_url).",
+    ("Fact", "people"): "Ids of the people this fact is about.",
+    ("Person", "id"): ID,
+    ("Person", "name"): "The name as the article writes it.",
+    ("Person", "aliases"): "Other spellings users type: name order swapped, misspellings, "
+                           "other scripts.",
+    ("Person", "title"): "Title as the article gives it (Dr., Director, Mr.).",
+    ("Person", "role"): "Role as the article states it. " + TRANSLATABLE,
+    ("Person", "institution"): "Institution as the article states it.",
+    ("Person", "country"): "Country, when the article says it.",
+    ("Person", "at_forum"): "What this person did at the forum. " + TRANSLATABLE,
+    ("Talk", "id"): ID,
+    ("Talk", "order"): "Position in the programme: 1, 2, 3 ...",
+    ("Talk", "speaker"): "Id of the speaker in people.yaml.",
+    ("Talk", "title"): "Subject of the talk. " + TRANSLATABLE,
+    ("Talk", "aliases"): "Other ways users name this talk.",
+    ("Talk", "topics"): "Ids of its topics in topics.yaml (at least one).",
+    ("Talk", "summary"): "One paragraph about the talk. " + TRANSLATABLE,
+    ("Topic", "id"): ID,
+    ("Topic", "name"): "How the bot writes the topic in English.",
+    ("Topic", "names"): "Synonyms, abbreviations and lay words per language.",
+    ("Topic", "broader"): "Ids of wider topics: a question on them also finds this one.",
+    ("Topic", "umbrella"): "true for a theme most talks share.",
+    ("Topic", "urgent_symptom"): "true when its lay words can describe an emergency now: "
+                                 "answers then add the emergency numbers.",
+    ("Specialty", "id"): ID,
+    ("Specialty", "name"): "How the bot writes the specialty in English.",
+    ("Specialty", "names"): "Names of the specialty and of its clinicians per language.",
+    ("Telecom", "system"): "phone, email, url or fax.",
+    ("Telecom", "value"): 'The number or address, in quotes ("+212 ..."). ' + NEVER_INVENT,
+    ("Telecom", "use"): "work or mobile.",
+    ("AvailableTime", "days"): "Days: mon, tue, wed, thu, fri, sat, sun.",
+    ("AvailableTime", "start"): 'Opening time "HH:MM", in quotes.',
+    ("AvailableTime", "end"): 'Closing time "HH:MM", in quotes.',
+    ("Doctor", "id"): ID,
+    ("Doctor", "practitioner"): "Id of the person in people.yaml.",
+    ("Doctor", "qualification"): "Qualifications, as the source gives them.",
+    ("Doctor", "communication"): "Languages spoken, as codes like en, fr, ar, zh or fr-MA.",
+    ("Doctor", "specialty"): "Ids of specialties (at least one).",
+    ("Doctor", "conditions"): "Ids of topics this clinician treats.",
+    ("Doctor", "organization"): "Hospital or clinic. " + NEVER_INVENT,
+    ("Doctor", "location"): "Address. " + NEVER_INVENT,
+    ("Doctor", "telecom"): "Phone numbers, emails, websites. " + NEVER_INVENT,
+    ("Doctor", "available_times"): "Opening hours. " + NEVER_INVENT,
+    ("Doctor", "source"): "Where these details come from.",
+    ("EmergencyNumber", "country"): "Country. " + TRANSLATABLE,
+    ("EmergencyNumber", "number"): 'The number, in quotes ("141"). ' + NEVER_INVENT,
+    ("EmergencyNumber", "service"): "Which service answers. " + TRANSLATABLE,
+    ("EmergencyRule", "id"): ID,
+    ("EmergencyRule", "all"): "Groups of terms: urgent when every group has a term in the "
+                              "message.",
+    ("Emergency", "numbers"): "Numbers given in the emergency reply.",
+    ("Emergency", "rules"): "Urgent-symptom rules.",
+    ("Emergency", "programme_cues"): "Words that make a message a question about the programme.",
+    ("Emergency", "personal_cues"): "Words that make it about someone now (I, my wife, now).",
+    ("Vocabulary", "stopwords"): "Per language: words that carry no meaning for matching.",
+    ("Vocabulary", "markers"): "Per language: words that tell the language of a short message.",
+    ("Vocabulary", "variants"): "Groups of spellings of one word; the first is used.",
+    ("Vocabulary", "cues"): "Words that steer the answer: doctor, speakers, sessions, "
+                            "greeting, help, thanks, about, offtopic.",
+}
+
+
+def _section_type(section: str):
+    if section in LIST_SECTIONS:
+        return list[LIST_SECTIONS[section]]
+    return SINGLE_SECTIONS[section]
+
+
+def file_schema(name: str) -> dict:
+    """Return the JSON Schema (a dict) of the knowledge file ``<name>.yaml``.
+
+    Raises:
+        KeyError: for a name not in :data:`FILES`.
+    """
+    sections, doc = FILES[name]
+    model = create_model(f"{name.capitalize()}File", __config__=ConfigDict(extra="forbid"),
+                         **{s: (_section_type(s), ...) for s in sections})
+    schema = model.model_json_schema()
+    schema.pop("required", None)  # the loader allows a section to live in another file
+    for section, prop in schema["properties"].items():
+        prop["description"] = SECTION_DOCS[section]
+    for model_name, definition in schema.get("$defs", {}).items():
+        for field, prop in definition.get("properties", {}).items():
+            text = FIELD_DOCS.get((model_name, field))
+            if text and "description" not in prop:
+                prop["description"] = text
+    return {"$schema": DIALECT,
+            "$comment": "Generated from bot/knowledge/models.py by `python -m "
+                        "bot.knowledge.schema`; do not edit by hand.",
+            "title": f"{name}.yaml", "description": doc,
+            **{k: v for k, v in schema.items() if k != "title"}}
+
+
+def render(name: str) -> str:
+    """Return the schema of ``<name>.yaml`` as the exact text written to its file."""
+    return json.dumps(file_schema(name), indent=2, ensure_ascii=False) + "\n"
+
+
+def schema_path(folder: str | Path, name: str) -> Path:
+    """Return where the schema of ``<name>.yaml`` lives: ``<folder>/schemas/<name>.schema.json``."""
+    return Path(folder) / SCHEMA_DIR / f"{name}.schema.json"
+
+
+def stale_schemas(folder: str | Path) -> list[Path]:
+    """Return the schema files of ``folder`` that are missing or differ from a fresh render."""
+    out = []
+    for name in FILES:
+        path = schema_path(folder, name)
+        if not path.is_file() or path.read_text(encoding="utf-8") != render(name):
+            out.append(path)
+    return out
+
+
+def write_schemas(folder: str | Path) -> list[Path]:
+    """Write every schema into ``<folder>/schemas/``; return the files that changed."""
+    changed = stale_schemas(folder)
+    for path in changed:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render(path.name.removesuffix(".schema.json")), encoding="utf-8")
+    return changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bot.knowledge.schema [--check] [FOLDER]``; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m bot.knowledge.schema",
+                                     description="write the JSON Schemas of the knowledge files")
+    parser.add_argument("folder", nargs="?", type=Path, default=DEFAULT_KNOWLEDGE)
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 when a schema file is missing or stale")
+    args = parser.parse_args(argv)
+    if args.check:
+        stale = stale_schemas(args.folder)
+        for path in stale:
+            print(f"stale: {path}", file=sys.stderr)
+        return 1 if stale else 0
+    for path in write_schemas(args.folder):
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,21 @@
+"""The bot's database: engines, migrations, reply statistics and knowledge versions.
+
+Start-up::
+
+    engine = create_engine_for(settings.database_url)
+    migrate(engine)                      # every start-up; a no-op when up to date
+    questions = QuestionLog(engine)
+    versions = VersionLog(engine)
+"""
+from __future__ import annotations
+
+from .db import MIGRATION_LOCK_KEY, alembic_config, create_engine_for, migrate
+from .models import (Base, KnowledgeVersionModel, ReplyCountModel, UnansweredQuestionModel,
+                     utc_now)
+from .questions import QuestionLog, ReplyStats, UnansweredQuestion
+from .versions import KnowledgeVersionRow, VersionLog
+
+__all__ = ["MIGRATION_LOCK_KEY", "Base", "KnowledgeVersionModel", "KnowledgeVersionRow",
+           "QuestionLog", "ReplyCountModel", "ReplyStats", "UnansweredQuestion",
+           "UnansweredQuestionModel", "VersionLog", "alembic_config", "create_engine_for",
+           "migrate", "utc_now"]

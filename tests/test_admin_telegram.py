@@ -1,0 +1,139 @@
+"""Admin commands and live reload end to end: the real Application and the real
+``forumbot run`` process against the fake Bot API, a knowledge copy and a SQLite file."""
+from __future__ import annotations
+
+import asyncio
+import html
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fake_bot_api import FakeBotApi
+
+from bot.channels.telegram.app import build_application
+from bot.reload import KnowledgeHolder
+from bot.settings import Settings
+
+ADMIN = 4242
+
+
+def text_of(message: dict) -> str:
+    return html.unescape(message["text"]).replace("<b>", "").replace("</b>", "")
+
+
+@pytest.fixture
+async def fake():
+    async with FakeBotApi() as server:
+        yield server
+
+
+@pytest.fixture
+async def bot(fake, knowledge_copy, tmp_path):
+    settings = Settings(telegram_bot_token=fake.token, telegram_api_base_url=fake.base_url,
+                        database_url=f"sqlite:///{tmp_path}/admin.sqlite3",
+                        admin_user_ids=[ADMIN], watch_knowledge=True)
+    app = build_application(settings, KnowledgeHolder(knowledge_copy))
+    await app.initialize()
+    await app.post_init(app)
+    await app.start()
+    await app.updater.start_polling(poll_interval=0, timeout=1)
+    yield app
+    await app.updater.stop()
+    await app.stop()
+    await app.post_shutdown(app)
+    await app.shutdown()
+
+
+async def test_admin_commands_do_not_exist_for_others(fake, bot):
+    fake.user_sends("/reload", user_id=1001, chat_id=1001)
+    fake.user_sends("/unanswered", user_id=1001, chat_id=1001)
+    sent = await fake.wait_for_sent(2)
+    assert "I do not know the command /reload" in text_of(sent[0])
+    assert "I do not know the command /unanswered" in text_of(sent[1])
+
+
+async def test_version_and_reload_for_an_admin(fake, bot):
+    fake.user_sends("/version", user_id=ADMIN, chat_id=ADMIN)
+    [version] = await fake.wait_for_sent(1)
+    holder = bot.bot_data["knowledge"]
+    assert text_of(version).startswith(f"Knowledge version {holder.version.version}")
+    assert "(startup)" in text_of(version)
+    fake.user_sends("/reload", user_id=ADMIN, chat_id=ADMIN)
+    sent = await fake.wait_for_sent(2)
+    assert text_of(sent[1]).startswith("Knowledge unchanged: serving version")
+
+
+async def test_a_good_edit_is_live_within_seconds(fake, bot, knowledge_copy):
+    people = knowledge_copy / "people.yaml"
+    people.write_text(people.read_text(encoding="utf-8").replace(
+        "    title: Dr.\n    at_forum: Gave the talk on postpartum",
+        "    title: Dr.\n    role: Head of the Delivery Room\n    at_forum: Gave the talk on "
+        "postpartum", 1), encoding="utf-8")
+    holder = bot.bot_data["knowledge"]
+    for _ in range(100):  # the watcher reloads within about half a second
+        if holder.version.trigger == "file change":
+            break
+        await asyncio.sleep(0.1)
+    assert holder.version.trigger == "file change"
+    fake.user_sends("who is cai bin")
+    [reply] = await fake.wait_for_sent(1)
+    assert "Head of the Delivery Room" in text_of(reply)
+
+
+async def test_a_broken_edit_is_reported_to_admins_and_the_old_version_answers(
+        fake, bot, knowledge_copy):
+    event = knowledge_copy / "event.yaml"
+    event.write_text(event.read_text(encoding="utf-8").replace(
+        "  start_time:\n", "  start_time: 9:30\n", 1), encoding="utf-8")
+    line = event.read_text(encoding="utf-8").splitlines().index("  start_time: 9:30") + 1
+    [report] = await fake.wait_for_sent(1, timeout=10)
+    assert report["chat"]["id"] == ADMIN
+    assert "Knowledge update REJECTED: 1 error(s)" in text_of(report)
+    assert f"event.yaml:{line}:15: error: event.start_time:" in text_of(report)
+    fake.user_sends("who presided over the opening ceremony")
+    sent = await fake.wait_for_sent(2)
+    assert "Liu Fang" in text_of(sent[1])
+
+
+async def test_unanswered_questions_and_stats(fake, bot):
+    for question in ("what is the price of parking", "What is the price of parking?",
+                     "who spoke about preeclampsia"):
+        fake.user_sends(question)
+    await fake.wait_for_sent(3)
+    fake.user_sends("/unanswered", user_id=ADMIN, chat_id=ADMIN)
+    fake.user_sends("/stats 1", user_id=ADMIN, chat_id=ADMIN)
+    sent = await fake.wait_for_sent(5)
+    assert "2x  what is the price of parking" in text_of(sent[3])
+    assert "1001" not in text_of(sent[3])  # no user ids are kept
+    assert text_of(sent[4]).startswith("Last 1 day(s): 3 answer(s).")
+    assert "fallback 2" in text_of(sent[4]) and "session 1" in text_of(sent[4])
+
+
+async def test_sighup_reloads_a_running_forumbot(fake, knowledge_copy, tmp_path):
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": fake.token, "TELEGRAM_API_BASE_URL":
+           fake.base_url, "KNOWLEDGE_DIR": str(knowledge_copy), "WATCH_KNOWLEDGE": "false",
+           "DATABASE_URL": f"sqlite:///{tmp_path}/run.sqlite3", "ADMIN_USER_IDS": str(ADMIN)}
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "forumbot"), "run"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        await fake.wait_for_call("getUpdates", timeout=20)
+        people = knowledge_copy / "people.yaml"
+        people.write_text(people.read_text(encoding="utf-8").replace(
+            "    title: Dr.\n    at_forum: Gave the talk on postpartum",
+            "    title: Dr.\n    role: Head of the Delivery Room\n    at_forum: Gave the talk "
+            "on postpartum", 1), encoding="utf-8")
+        proc.send_signal(signal.SIGHUP)
+        for attempt in range(50):
+            fake.user_sends("who is cai bin")
+            [*_, reply] = await fake.wait_for_sent(attempt + 1, timeout=5)
+            if "Head of the Delivery Room" in text_of(reply):
+                break
+            await asyncio.sleep(0.1)
+        assert "Head of the Delivery Room" in text_of(reply)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(proc.communicate, timeout=20)
+    assert proc.returncode == 0
