@@ -203,7 +203,9 @@ def test_concurrent_migrate_from_two_processes(database_url):
     results = [(p.wait(60), p.stderr.read()) for p in procs]
     for p in procs:
         p.stderr.close()
-    assert results == [(0, ""), (0, "")]
+    # both succeed; stderr may carry a library warning, never an error
+    assert [code for code, _ in results] == [0, 0], results
+    assert not any("Error" in err or "Traceback" in err for _, err in results), results
     engine = create_engine_for(database_url)
     try:
         assert versions_in_db(engine) == ["0001"]

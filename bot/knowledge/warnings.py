@@ -5,7 +5,7 @@ reports, with severity ``"warning"`` (never an error: the bot still serves the v
 
 - **shared alias**: two different entries (person, talk, topic, specialty, fact) with an
   alias or name that the matcher reads as the same words, so a question with those words
-  matches both equally well and the bot has to ask which one was meant;
+  matches both equally well (the warning says what the bot answers to it now);
 - **unreachable entry**: asking the real assistant an entry's own name (a person's
   ``name``, a topic's or specialty's ``name``, a fact's ``label``, a talk's English
   ``title``) does not bring that entry into the answer;
@@ -32,8 +32,8 @@ LANGUAGE_NAMES = {"en": "English", "fr": "French", "ar": "Arabic", "zh": "Chines
 MAX_PAIR_GROUP = 4
 """More entries than this sharing one alias get one warning for the group, not one per pair."""
 MAX_REACH_CHECKS = 2000
-"""At most this many entries are asked for by name (a few ms each): a directory of
-10,000 doctors is sampled, so a reload never waits for minutes."""
+"""Only the first this many entries are asked for by name (about a millisecond each in a
+large directory), so a check or reload of a very large directory stays within seconds."""
 
 Place = tuple[str, dict, tuple]  # (file, YAML positions of that file, path of the entry)
 
@@ -197,7 +197,7 @@ def _crowded(found: dict[str, str], fields, where: _Where) -> Problem:
     shown = ", ".join(keys[:6]) + (", ..." if len(keys) > 6 else "")
     return where.problem(last, sub, (
         f"'{written}' reaches {len(keys)} entries equally well ({shown}): a question using it "
-        "matches them all, so the bot has to ask which one is meant. Give these entries more "
+        "matches them all, so the bot cannot tell them apart by it. Give these entries more "
         "specific aliases if users should reach them with it."))
 
 
