@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from edits import edit, line_of
 
 from bot.knowledge.loader import check_knowledge, load_knowledge
 from bot.knowledge.problems import KnowledgeError
@@ -16,15 +17,6 @@ def errors_of(folder: Path):
     return [p for p in problems if p.severity == "error"]
 
 
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"test setup: {old!r} not in {path.name}"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-
-
-def line_of(path: Path, needle: str) -> int:
-    return next(i for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
-                if needle in line)
 
 
 def test_bundled_knowledge_is_valid_and_complete(knowledge):

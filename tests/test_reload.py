@@ -6,21 +6,13 @@ import threading
 from pathlib import Path
 
 import pytest
+from edits import edit, line_of
 
 from bot.core.types import Message
 from bot.knowledge.problems import KnowledgeError
 from bot.reload import KnowledgeHolder
 
 
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"test setup: {old!r} not in {path.name}"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-
-
-def line_of(path: Path, needle: str) -> int:
-    return next(i for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
-                if needle in line)
 
 
 def test_a_good_edit_is_served_after_reload(knowledge_copy):
