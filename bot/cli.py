@@ -139,6 +139,60 @@ def cmd_report(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_announce(args, settings: Settings) -> int:
+    """Announcements in the database (DATABASE_URL): ``list``, ``send-now ID`` (the running
+    bot's broadcast worker sends it at its next pass), ``cancel ID``, ``report ID``.
+    Exit status 1 when the id is unknown or the announcement's state does not allow the
+    action."""
+    from bot.broadcast import cancel, list_announcements, report, send_now
+    from bot.storage import create_engine_for, migrate
+    engine = create_engine_for(settings.database_url)
+    try:
+        migrate(engine)
+        if args.action == "list":
+            rows = list_announcements(engine)
+            if not rows:
+                print("no announcements")
+            for a in rows:
+                counts = ", ".join(f"{n} {status}" for status, n in sorted(a.deliveries.items()))
+                first_line = a.text.splitlines()[0] if a.text else ""
+                print(f"{a.id}  {a.status}  {a.send_at:%Y-%m-%d %H:%M} UTC  "
+                      f"audience={a.audience or 'all'}  by {a.created_by}"
+                      + (f"  [{counts}]" if counts else "")
+                      + f"\n    {first_line[:70]}")
+            return 0
+        if not args.id:
+            print(f"forumbot announce {args.action}: give the announcement id", file=sys.stderr)
+            return 2
+        before = report(engine, args.id)
+        if before is None:
+            print(f"no announcement with id {args.id!r}", file=sys.stderr)
+            return 1
+        if args.action == "send-now":
+            if send_now(engine, args.id):
+                print(f"{args.id}: due now; the running bot sends it at its next pass")
+                return 0
+            print(f"{args.id} is {before.status}, not scheduled: nothing changed",
+                  file=sys.stderr)
+            return 1
+        if args.action == "cancel":
+            if cancel(engine, args.id):
+                print(f"{args.id}: cancelled")
+                return 0
+            print(f"{args.id} is {before.status}; only scheduled announcements can be "
+                  "cancelled: nothing changed", file=sys.stderr)
+            return 1
+        print(f"{before.id}: {before.status}; sent {before.sent}, failed {before.failed}, "
+              f"blocked {before.blocked}, skipped {before.skipped}, pending {before.pending}"
+              + (f"; started {before.started_at:%Y-%m-%d %H:%M} UTC" if before.started_at
+                 else "")
+              + (f"; finished {before.finished_at:%Y-%m-%d %H:%M} UTC" if before.finished_at
+                 else ""))
+        return 0
+    finally:
+        engine.dispose()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``forumbot`` with all its subcommands."""
     parser = argparse.ArgumentParser(prog="forumbot", description="Summit Assistant")
@@ -177,6 +231,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--days", type=int, default=30, help="period, in days back from today")
     p.add_argument("--limit", type=int, default=20, help="rows of the unanswered list")
     p.set_defaults(func=cmd_report)
+    p = sub.add_parser("announce", help="announcements in the database (DATABASE_URL): "
+                                        "list, send-now ID, cancel ID, report ID")
+    p.add_argument("action", choices=("list", "send-now", "cancel", "report"))
+    p.add_argument("id", nargs="?", help="announcement id (all actions but list)")
+    p.set_defaults(func=cmd_announce)
     return parser
 
 

@@ -3,8 +3,8 @@
 Environment names are the project's interface: TELEGRAM_BOT_TOKEN, TELEGRAM_API_BASE_URL,
 ADMIN_USER_IDS, DATABASE_URL, KNOWLEDGE_DIR, DEFAULT_TIMEZONE, PORT, WEBHOOK_URL,
 WEBHOOK_SECRET, WEBHOOK_LISTEN, LOG_LEVEL, WECHAT_TOKEN, WECHAT_APP_ID,
-WECHAT_ENCODING_AES_KEY. Secrets are SecretStr: they never show in a repr, a log line or an
-error message.
+WECHAT_ENCODING_AES_KEY, BROADCAST_RATE, BROADCAST_MAX_AGE_HOURS. Secrets are SecretStr: they
+never show in a repr, a log line or an error message.
 """
 from __future__ import annotations
 
@@ -50,6 +50,10 @@ class Settings(BaseSettings):
             mode, where it is sealed inside every encrypted message.
         wechat_encoding_aes_key: the EncodingAESKey (WECHAT_ENCODING_AES_KEY; 43 characters);
             when set, messages are exchanged in AES safe mode.
+        broadcast_rate: announcement messages per second one bot process sends at most, on
+            average (BROADCAST_RATE, default 25.0; Telegram allows about 30 overall).
+        broadcast_max_age_hours: an announcement due longer ago than this (the bot was
+            down) is skipped, not sent (BROADCAST_MAX_AGE_HOURS, default 6).
     """
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8",
@@ -71,6 +75,8 @@ class Settings(BaseSettings):
     wechat_token: SecretStr | None = None
     wechat_app_id: str | None = None
     wechat_encoding_aes_key: SecretStr | None = None
+    broadcast_rate: float = Field(default=25.0, gt=0, le=100_000)
+    broadcast_max_age_hours: float = Field(default=6, gt=0, le=24 * 365)
 
     @field_validator("admin_user_ids", mode="before")
     @classmethod

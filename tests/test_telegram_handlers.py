@@ -135,7 +135,7 @@ async def test_callback_is_always_answered(app):
 async def test_command_menu_matches_the_registered_commands():
     names = [name for name, _ in COMMANDS]
     assert names == ["start", "help", "sessions", "speakers", "doctor", "emergency", "about",
-                     "language"]
+                     "language", "subscribe", "unsubscribe", "forget"]
 
 
 def test_split_keeps_every_character_and_the_limit():

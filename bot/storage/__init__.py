@@ -6,16 +6,19 @@ Start-up::
     migrate(engine)                      # every start-up; a no-op when up to date
     questions = QuestionLog(engine)
     versions = VersionLog(engine)
+    subscriptions = Subscriptions(engine)   # who asked for announcements (bot.broadcast)
 """
 from __future__ import annotations
 
 from .db import MIGRATION_LOCK_KEY, alembic_config, create_engine_for, migrate
-from .models import (Base, KnowledgeVersionModel, ReplyCountModel, UnansweredQuestionModel,
-                     utc_now)
+from .models import (AnnouncementModel, Base, DeliveryModel, KnowledgeVersionModel,
+                     ReplyCountModel, SubscriberModel, UnansweredQuestionModel, utc_now)
 from .questions import QuestionLog, ReplyStats, UnansweredQuestion
+from .subscriptions import Subscriber, Subscriptions
 from .versions import KnowledgeVersionRow, VersionLog
 
-__all__ = ["MIGRATION_LOCK_KEY", "Base", "KnowledgeVersionModel", "KnowledgeVersionRow",
-           "QuestionLog", "ReplyCountModel", "ReplyStats", "UnansweredQuestion",
-           "UnansweredQuestionModel", "VersionLog", "alembic_config", "create_engine_for",
-           "migrate", "utc_now"]
+__all__ = ["MIGRATION_LOCK_KEY", "AnnouncementModel", "Base", "DeliveryModel",
+           "KnowledgeVersionModel", "KnowledgeVersionRow", "QuestionLog", "ReplyCountModel",
+           "ReplyStats", "Subscriber", "SubscriberModel", "Subscriptions",
+           "UnansweredQuestion", "UnansweredQuestionModel", "VersionLog", "alembic_config",
+           "create_engine_for", "migrate", "utc_now"]

@@ -2,15 +2,17 @@
 
 The schema itself is created and changed only by the Alembic revisions in
 ``bot/storage/migrations/versions`` (hand-written); these models must stay equal to what the
-revisions build. Every timestamp is UTC and timezone-aware in Python; no table holds a user
-id or a chat id.
+revisions build. Every timestamp is UTC and timezone-aware in Python. The statistics tables
+hold no user id or chat id; only ``subscribers`` (people who asked for announcements) holds
+chat ids, and :meth:`bot.storage.subscriptions.Subscriptions.forget` erases them.
 """
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from sqlalchemy import (Boolean, CheckConstraint, Date, DateTime, Integer, MetaData, String,
-                        TypeDecorator)
+from sqlalchemy import (Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer,
+                        MetaData, PrimaryKeyConstraint, String, Text, TypeDecorator,
+                        UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Explicit constraint names, so later migrations can alter or drop them by name on both
@@ -30,6 +32,21 @@ MAX_LANG_CHARS = 16
 MAX_VERSION_CHARS = 64   # content hash (12 hex digits today)
 MAX_COMMIT_CHARS = 64    # SHA-1 (40) or SHA-256 (64) hex
 MAX_TRIGGER_CHARS = 200
+MAX_CHANNEL_CHARS = 32       # "telegram", "wechat"
+MAX_CHAT_ID_CHARS = 64       # the channel's chat id, as text
+MAX_ANNOUNCEMENT_ID_CHARS = 100
+MAX_ZONE_CHARS = 64          # IANA zone name
+MAX_CREATED_BY_CHARS = 200   # "yaml", "admin 123"
+MAX_ERROR_CHARS = 500
+MAX_WORKER_CHARS = 100
+
+SUBSCRIBER_STATUSES = ("active", "blocked", "unsubscribed")
+ANNOUNCEMENT_STATUSES = ("scheduled", "sending", "done", "cancelled", "skipped")
+DELIVERY_STATUSES = ("pending", "sent", "failed", "blocked")
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 def utc_now() -> datetime:
@@ -119,3 +136,70 @@ class KnowledgeVersionModel(Base):
     ok: Mapped[bool] = mapped_column(Boolean, nullable=False)
     errors: Mapped[int] = mapped_column(Integer, nullable=False)
     loaded_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+
+
+class SubscriberModel(Base):
+    """One chat that asked for announcements, on one channel."""
+
+    __tablename__ = "subscribers"
+    __table_args__ = (
+        UniqueConstraint("channel", "chat_id", name="uq_subscribers_channel_chat_id"),
+        CheckConstraint(_one_of("status", SUBSCRIBER_STATUSES), name="status_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(MAX_CHANNEL_CHARS), nullable=False)
+    chat_id: Mapped[str] = mapped_column(String(MAX_CHAT_ID_CHARS), nullable=False)
+    language: Mapped[str | None] = mapped_column(String(MAX_LANG_CHARS), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    subscribed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class AnnouncementModel(Base):
+    """One announcement: from knowledge/announcements.yaml or written by an admin in chat."""
+
+    __tablename__ = "announcements"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", ANNOUNCEMENT_STATUSES), name="status_valid"),
+        Index("ix_announcements_status_send_at", "status", "send_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(MAX_ANNOUNCEMENT_ID_CHARS), primary_key=True)
+    text: Mapped[str] = mapped_column(Text, nullable=False)          # default (English) text
+    text_fr: Mapped[str | None] = mapped_column(Text, nullable=True)
+    text_ar: Mapped[str | None] = mapped_column(Text, nullable=True)
+    text_zh: Mapped[str | None] = mapped_column(Text, nullable=True)
+    send_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    zone: Mapped[str] = mapped_column(String(MAX_ZONE_CHARS), nullable=False)
+    audience: Mapped[str | None] = mapped_column(String(MAX_LANG_CHARS), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    created_by: Mapped[str] = mapped_column(String(MAX_CREATED_BY_CHARS), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class DeliveryModel(Base):
+    """One announcement to one subscriber; ``claimed_by``/``claimed_until`` are a worker's lease."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        PrimaryKeyConstraint("announcement_id", "subscriber_id", name="pk_deliveries"),
+        CheckConstraint(_one_of("status", DELIVERY_STATUSES), name="status_valid"),
+        CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+        Index("ix_deliveries_claim", "announcement_id", "status", "subscriber_id"),
+    )
+
+    announcement_id: Mapped[str] = mapped_column(
+        String(MAX_ANNOUNCEMENT_ID_CHARS),
+        ForeignKey("announcements.id", ondelete="CASCADE"), nullable=False)
+    subscriber_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False, index=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False)
+    last_error: Mapped[str | None] = mapped_column(String(MAX_ERROR_CHARS), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(MAX_WORKER_CHARS), nullable=True)

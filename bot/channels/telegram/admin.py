@@ -30,6 +30,8 @@ ADMIN_COMMANDS: list[tuple[str, str]] = [
     ("version", "Which knowledge version is serving"),
     ("unanswered", "Most frequent questions the bot could not answer"),
     ("stats", "Answers per intent and language: /stats [days]"),
+    ("announce", "Send an announcement to subscribers: /announce TEXT"),
+    ("announcements", "Scheduled and sent announcements"),
 ]
 MAX_PROBLEMS_SHOWN = 15
 

@@ -16,7 +16,7 @@ from bot.core.engine import Assistant
 from bot.reload import KnowledgeHolder
 from bot.settings import ConfigError, Settings
 
-from . import admin, handlers
+from . import admin, handlers, subscribe
 
 log = logging.getLogger(__name__)
 
@@ -30,21 +30,36 @@ COMMANDS: list[tuple[str, str]] = [
     ("emergency", "Emergency numbers"),
     ("about", "About the forum"),
     ("language", "Choose the language of answers"),
+    ("subscribe", "Receive the forum's announcements"),
+    ("unsubscribe", "Stop the announcements"),
+    ("forget", "Delete everything stored about you"),
 ]
 WATCH = "watch_knowledge"
+CHANNEL_COMMANDS = {"language", "subscribe", "unsubscribe", "forget"}  # not the core's
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.INLINE_QUERY]
 
 
 def register_handlers(app: Application) -> None:
     """Register every handler of the bot, in order of precedence."""
     # 1. Known commands; CommandHandler ignores "/cmd@OtherBot" addressed to other bots.
-    app.add_handler(CommandHandler([name for name, _ in COMMANDS if name != "language"],
-                                   handlers.on_command, filters=filters.UpdateType.MESSAGE))
+    core = [name for name, _ in COMMANDS if name not in CHANNEL_COMMANDS]
+    app.add_handler(CommandHandler(core, handlers.on_command,
+                                   filters=filters.UpdateType.MESSAGE))
     # 2. Admin commands (for anyone else they do not exist: the core's unknown command).
     for name, handler in (("reload", admin.on_reload), ("version", admin.on_version),
                           ("unanswered", admin.on_unanswered), ("stats", admin.on_stats)):
         app.add_handler(CommandHandler(name, admin.admin_only(handler),
                                        filters=filters.UpdateType.MESSAGE))
+    for name, handler in (("announce", subscribe.on_announce),
+                          ("announcements", subscribe.on_announcements)):
+        app.add_handler(CommandHandler(name, admin.admin_only(handler),
+                                       filters=filters.UpdateType.MESSAGE))
+    # Subscriptions: the channel keeps them (chat ids), not the core.
+    for name, handler in (("subscribe", subscribe.on_subscribe),
+                          ("unsubscribe", subscribe.on_unsubscribe),
+                          ("forget", subscribe.on_forget)):
+        app.add_handler(CommandHandler(name, handler, filters=filters.UpdateType.MESSAGE))
+    app.add_handler(CallbackQueryHandler(subscribe.on_button, pattern=subscribe.BUTTONS))
     # The language preference is the channel's to store, not the core's.
     app.add_handler(CommandHandler("language", handlers.on_language,
                                    filters=filters.UpdateType.MESSAGE))
@@ -103,6 +118,20 @@ def open_storage(app: Application, settings: Settings) -> None:
     holder.listen(record)
     if app.job_queue is not None:
         app.job_queue.run_repeating(_purge, interval=24 * 3600, first=60)
+    # subscribers and announcements
+    from bot.broadcast.announcements import load_announcements, sync_announcements
+    from bot.storage import Subscriptions
+    app.bot_data[handlers.SUBSCRIPTIONS] = Subscriptions(engine)
+    app.bot_data[subscribe.ENGINE] = engine
+    if holder.directory is not None:
+        loaded = load_announcements(holder.directory / "announcements.yaml",
+                                    default_zone=settings.default_timezone)
+        if loaded.ok:
+            sync_announcements(engine, loaded.entries)
+        for problem in loaded.problems:
+            log.warning("announcements: %s", problem)
+    subscribe.start_worker(app, engine, settings.broadcast_rate,
+                           settings.broadcast_max_age_hours)
 
 
 def file_url(base_url: str) -> str:

@@ -18,7 +18,7 @@ from telegram.ext import ContextTypes
 
 from bot.core import render
 from bot.core.engine import Assistant
-from bot.i18n import language
+from bot.i18n import _, language
 from bot.core.types import Message, Reply
 
 from .format import html_parts, keyboard
@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 HOLDER = "knowledge"
 QUESTIONS = "question_log"    # bot.storage.QuestionLog, when a database is configured
+SUBSCRIPTIONS = "subscriptions"  # bot.storage.Subscriptions, when a database is configured
 INLINE_KINDS = ("talk", "person", "doctor", "topic")
 MAX_INLINE_RESULTS = 20
 
@@ -51,10 +52,15 @@ def _message(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> M
                    lang=preferred_language(context))
 
 
-async def send_reply(bot, chat_id: int, reply: Reply, reply_to: int | None = None) -> None:
-    """Send a reply as one or more HTML messages; the buttons go with the last part."""
+async def send_reply(bot, chat_id: int, reply: Reply, reply_to: int | None = None,
+                     extra_row: list | None = None) -> None:
+    """Send a reply as one or more HTML messages; the buttons (the reply's choices, then
+    ``extra_row`` of channel buttons) go with the last part."""
     parts = html_parts(reply)
     markup = keyboard(reply)
+    if extra_row:
+        rows = list(markup.inline_keyboard) if markup else []
+        markup = InlineKeyboardMarkup([*rows, extra_row])
     for i, part in enumerate(parts):
         await bot.send_message(chat_id, part, parse_mode=ParseMode.HTML,
                                reply_markup=markup if i == len(parts) - 1 else None,
@@ -86,7 +92,13 @@ async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if message is None or not message.text:
         return
     reply = assistant_of(context).reply(_message(update, context, message.text))
-    await send_reply(context.bot, message.chat_id, reply)
+    extra = None
+    if message.text.split()[0].split("@")[0] == "/start" and \
+            context.application.bot_data.get(SUBSCRIPTIONS) is not None:
+        with language(reply.lang):  # a way to get the announcements, right under /start
+            extra = [InlineKeyboardButton(_("Subscribe to announcements"),
+                                          callback_data="sub:on")]
+    await send_reply(context.bot, message.chat_id, reply, extra_row=extra)
 
 
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

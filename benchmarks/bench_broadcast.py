@@ -1,0 +1,243 @@
+"""Broadcast throughput, exactness and memory through a local fake Bot API (run by hand).
+
+Generates subscribers (bulk INSERT), creates one announcement and lets one
+:class:`bot.broadcast.BroadcastWorker` send it with a real python-telegram-bot ``Bot`` to the
+fake Telegram Bot API of tests/fake_bot_api.py (over loopback HTTP). The fake runs in a child
+process, so its record of the sent messages does not count in this process's memory; at the
+end it reports how many messages each chat got, giving the duplicates and missing ones.
+
+Runs, in order:
+
+1. pacing: a small run at 25 messages/s (the production default) - the measured rate must not
+   exceed it;
+2. a 10,000-subscriber run and a 100,000-subscriber run at a high rate (``--rate``, 5,000/s)
+   with tracemalloc on: messages per second, duplicates (must be 0), missing (must be 0) and
+   the peak memory of the pass, which must stay flat (delivery rows are created inside the
+   database and claimed in batches, never loaded whole).
+
+Usage: python benchmarks/bench_broadcast.py [--subscribers 100000] [--small 10000]
+       [--rate 5000] [--pacing-messages 100] [--database-url URL] [--no-tracemalloc]
+Without --database-url a temporary SQLite file is used; give a PostgreSQL URL (e.g.
+postgresql://postgres@127.0.0.1:5432/test) to measure there (a scratch schema is created and
+dropped).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import os
+import secrets
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
+
+import sqlalchemy as sa  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from bot.broadcast import (Blocked, BroadcastWorker, RetryLater, TransientError,  # noqa: E402
+                           create_adhoc)
+from bot.storage import SubscriberModel, create_engine_for, migrate  # noqa: E402
+
+FIRST_CHAT = 10_000_000
+
+
+# --- the fake Bot API, in a child process ---------------------------------------------------
+
+def _serve(conn) -> None:
+    from fake_bot_api import FakeBotApi
+
+    async def main():
+        fake = FakeBotApi()
+        await fake.start()
+        conn.send((fake.token, fake.base_url))
+        loop = asyncio.get_running_loop()
+        while True:
+            command = await loop.run_in_executor(None, conn.recv)
+            if command == "stop":
+                break
+            first, count = command           # "how did chats first..first+count-1 fare?"
+            got = Counter(m["chat"]["id"] for m in fake.sent)
+            fake.sent.clear()
+            fake.calls.clear()
+            fake._messages.clear()
+            expected = range(first, first + count)
+            conn.send({"messages": sum(got.values()),
+                       "duplicates": sum(n - 1 for n in got.values() if n > 1),
+                       "missing": sum(1 for chat in expected if chat not in got),
+                       "unexpected": sum(1 for chat in got if not first <= chat < first + count)})
+        await fake.stop()
+    asyncio.run(main())
+
+
+class TelegramSender:
+    """The Sender protocol on a PTB Bot (what the Telegram channel would do)."""
+
+    def __init__(self, bot) -> None:
+        self.bot = bot
+
+    async def send(self, chat_id: str, text: str) -> None:
+        from telegram.error import Forbidden, NetworkError, RetryAfter, TimedOut
+        try:
+            await self.bot.send_message(chat_id=int(chat_id), text=text)
+        except Forbidden as exc:
+            raise Blocked(str(exc)) from exc
+        except RetryAfter as exc:
+            wait = exc.retry_after
+            raise RetryLater(wait.total_seconds() if hasattr(wait, "total_seconds")
+                             else float(wait)) from exc
+        except (TimedOut, NetworkError) as exc:
+            raise TransientError(str(exc)) from exc
+
+
+# --- database -----------------------------------------------------------------------------
+
+def scratch_database(url: str | None):
+    """(engine, cleanup) on an empty database."""
+    if url is None:
+        folder = tempfile.mkdtemp(prefix="bench_broadcast_")
+        engine = create_engine_for(f"sqlite:///{folder}/bench.sqlite3")
+
+        def cleanup():
+            engine.dispose()
+            for f in Path(folder).iterdir():
+                f.unlink()
+            os.rmdir(folder)
+        return engine, cleanup
+    admin = create_engine_for(url)
+    schema = f"bench_{secrets.token_hex(4)}"
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    scoped = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
+    engine = create_engine_for(scoped.render_as_string(hide_password=False))
+
+    def cleanup():
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+    return engine, cleanup
+
+
+def reset_and_fill(engine, count: int) -> float:
+    """Empty the broadcast tables and bulk-insert ``count`` active subscribers; seconds taken."""
+    table = SubscriberModel.__table__
+    now = datetime.now(timezone.utc)
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        for name in ("deliveries", "announcements", "subscribers"):
+            conn.execute(sa.text(f"DELETE FROM {name}"))
+        for start in range(0, count, 10_000):
+            conn.execute(sa.insert(table), [
+                {"channel": "telegram", "chat_id": str(FIRST_CHAT + i), "language": None,
+                 "status": "active", "subscribed_at": now, "unsubscribed_at": None,
+                 "updated_at": now}
+                for i in range(start, min(count, start + 10_000))])
+    return time.perf_counter() - started
+
+
+async def one_run(engine, conn, token, base_url, subscribers: int, rate: float,
+                  trace: bool) -> dict:
+    from telegram import Bot
+    fill = reset_and_fill(engine, subscribers)
+    create_adhoc(engine, "The closing ceremony starts at 10:00 in hall A.", "bench")
+    reports = []
+
+    async def on_finished(rep):
+        reports.append(rep)
+    async with Bot(token, base_url=base_url) as bot:
+        worker = BroadcastWorker(engine, TelegramSender(bot), worker_id="bench",
+                                 rate_per_second=rate, on_finished=on_finished)
+        if trace:
+            tracemalloc.start()
+            tracemalloc.reset_peak()
+        started = time.perf_counter()
+        sent = await worker.run_due()
+        seconds = time.perf_counter() - started
+        peak = tracemalloc.get_traced_memory()[1] if trace else None
+        if trace:
+            tracemalloc.stop()
+    conn.send((FIRST_CHAT, subscribers))
+    seen = conn.recv()
+    return {"subscribers": subscribers, "rate": rate, "fill_s": round(fill, 2),
+            "sent": sent, "seconds": round(seconds, 2),
+            "per_second": round(sent / seconds, 1) if seconds else None,
+            "duplicates": seen["duplicates"], "missing": seen["missing"],
+            "received": seen["messages"], "unexpected": seen["unexpected"],
+            "report": (reports[0].status, reports[0].sent) if reports else None,
+            "peak_mib": round(peak / 2**20, 2) if peak is not None else None}
+
+
+def show(title: str, r: dict) -> None:
+    print(f"{title}: {r['subscribers']:,} subscribers, configured {r['rate']:g}/s -> "
+          f"{r['sent']:,} sent in {r['seconds']} s = {r['per_second']}/s; "
+          f"received {r['received']:,}, duplicates {r['duplicates']}, missing {r['missing']}; "
+          f"report {r['report']}"
+          + (f"; peak tracemalloc {r['peak_mib']} MiB" if r["peak_mib"] is not None else "")
+          + f" (bulk insert {r['fill_s']} s)", flush=True)
+
+
+async def main_async(args, conn, token, base_url) -> int:
+    engine, cleanup = scratch_database(args.database_url)
+    ok = True
+    try:
+        migrate(engine)
+        print(f"database: {engine.dialect.name}", flush=True)
+        pacing = await one_run(engine, conn, token, base_url, args.pacing_messages, 25.0,
+                               trace=False)
+        show("pacing", pacing)
+        ok &= pacing["per_second"] <= 25.0 and pacing["duplicates"] == pacing["missing"] == 0
+        results = []
+        for count in (args.small, args.subscribers):
+            r = await one_run(engine, conn, token, base_url, count, args.rate,
+                              trace=not args.no_tracemalloc)
+            show(f"{count:,}", r)
+            results.append(r)
+            ok &= r["duplicates"] == 0 and r["missing"] == 0 and r["per_second"] <= args.rate
+        small, large = results
+        if args.no_tracemalloc:
+            print("OK" if ok else "FAILED: see the figures above")
+            return 0 if ok else 1
+        growth = large["peak_mib"] / small["peak_mib"]
+        print(f"peak memory: {small['peak_mib']} MiB at {small['subscribers']:,} vs "
+              f"{large['peak_mib']} MiB at {large['subscribers']:,} (x{growth:.2f} for "
+              f"x{large['subscribers'] / small['subscribers']:g} subscribers)")
+        ok &= growth < 1.5
+    finally:
+        cleanup()
+    print("OK" if ok else "FAILED: see the figures above")
+    return 0 if ok else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscribers", type=int, default=100_000)
+    parser.add_argument("--small", type=int, default=10_000)
+    parser.add_argument("--rate", type=float, default=5000.0)
+    parser.add_argument("--pacing-messages", type=int, default=100)
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--no-tracemalloc", action="store_true",
+                        help="measure the rate without tracemalloc (which slows Python "
+                             "down about 2-3x); no memory figures")
+    args = parser.parse_args()
+    parent, child = mp.Pipe()
+    server = mp.get_context("spawn").Process(target=_serve, args=(child,), daemon=True)
+    server.start()
+    token, base_url = parent.recv()
+    try:
+        return asyncio.run(main_async(args, parent, token, base_url))
+    finally:
+        parent.send("stop")
+        server.join(10)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
