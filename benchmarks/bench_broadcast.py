@@ -43,8 +43,7 @@ sys.path.insert(0, str(ROOT))
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from bot.broadcast import (Blocked, BroadcastWorker, RetryLater, TransientError,  # noqa: E402
-                           create_adhoc)
+from bot.broadcast import BroadcastWorker, create_adhoc  # noqa: E402
 from bot.storage import SubscriberModel, create_engine_for, migrate  # noqa: E402
 
 FIRST_CHAT = 10_000_000
@@ -78,24 +77,8 @@ def _serve(conn) -> None:
     asyncio.run(main())
 
 
-class TelegramSender:
-    """The Sender protocol on a PTB Bot (what the Telegram channel would do)."""
-
-    def __init__(self, bot) -> None:
-        self.bot = bot
-
-    async def send(self, chat_id: str, text: str) -> None:
-        from telegram.error import Forbidden, NetworkError, RetryAfter, TimedOut
-        try:
-            await self.bot.send_message(chat_id=int(chat_id), text=text)
-        except Forbidden as exc:
-            raise Blocked(str(exc)) from exc
-        except RetryAfter as exc:
-            wait = exc.retry_after
-            raise RetryLater(wait.total_seconds() if hasattr(wait, "total_seconds")
-                             else float(wait)) from exc
-        except (TimedOut, NetworkError) as exc:
-            raise TransientError(str(exc)) from exc
+# The Telegram channel's sender, as the bot uses it.
+from bot.channels.telegram.subscribe import TelegramSender  # noqa: E402
 
 
 # --- database -----------------------------------------------------------------------------
