@@ -30,8 +30,16 @@ def _assistant(directory: Path) -> Assistant:
 
 
 def cmd_chat(args, settings: Settings) -> int:
-    """Interactive terminal chat on the knowledge folder."""
-    return console.chat(_assistant(args.knowledge or settings.knowledge_dir), args.explain)
+    """Interactive terminal chat on the knowledge folder; with a database, /subscribe,
+    /unsubscribe and /forget are simulated for the terminal's chat."""
+    assistant = _assistant(args.knowledge or settings.knowledge_dir)
+    subscriptions = None
+    if settings.database_url:
+        from bot.storage import Subscriptions, create_engine_for, migrate
+        engine = create_engine_for(settings.database_url)
+        migrate(engine)
+        subscriptions = Subscriptions(engine)
+    return console.chat(assistant, args.explain, subscriptions=subscriptions)
 
 
 def cmd_ask(args, settings: Settings) -> int:

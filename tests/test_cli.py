@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -85,3 +86,13 @@ def test_ask_with_broken_knowledge_says_why_and_exits_2(forumbot, knowledge_copy
     proc = run(forumbot, "--knowledge", str(knowledge_copy), "ask", "hello")
     assert proc.returncode == 2
     assert "people.yaml" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_chat_simulates_subscribing_in_the_database(forumbot, tmp_path):
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/console.sqlite3"}
+    proc = run(forumbot, "chat", stdin="/subscribe\n/subscribe\n/unsubscribe\n/forget\n",
+               env=env)
+    assert proc.returncode == 0, proc.stderr
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("bot> ")]
+    assert lines == ["bot> Subscribed (channel console).", "bot> Already subscribed.",
+                     "bot> Unsubscribed.", "bot> Deleted 1 stored row(s)."]

@@ -79,9 +79,29 @@ def _setup_readline() -> None:
     atexit.register(save)
 
 
+SUBSCRIPTION_COMMANDS = ("/subscribe", "/unsubscribe", "/forget")
+CONSOLE_CHAT = "console"  # the one chat of the terminal, in the subscribers table
+
+
+def simulate_subscription(subscriptions, command: str) -> str:
+    """Run /subscribe, /unsubscribe or /forget for the terminal's chat (channel "console",
+    so an operator can rehearse a broadcast's audience); returns the text shown."""
+    if command == "/subscribe":
+        new = subscriptions.subscribe("console", CONSOLE_CHAT)
+        return "Subscribed (channel console)." if new else "Already subscribed."
+    if command == "/unsubscribe":
+        return ("Unsubscribed." if subscriptions.unsubscribe("console", CONSOLE_CHAT)
+                else "Not subscribed.")
+    return f"Deleted {subscriptions.forget('console', CONSOLE_CHAT)} stored row(s)."
+
+
 def chat(assistant: Assistant, explain: bool = False, stdin: TextIO | None = None,
-         stdout: TextIO | None = None) -> int:
-    """Run the interactive chat until end of input or /quit; returns the exit status 0."""
+         stdout: TextIO | None = None, subscriptions=None) -> int:
+    """Run the interactive chat until end of input or /quit; returns the exit status 0.
+
+    ``subscriptions`` (a :class:`bot.storage.Subscriptions`, when a database is configured)
+    lets /subscribe, /unsubscribe and /forget be simulated for the terminal's chat.
+    """
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
     interactive = stdin.isatty()
@@ -103,6 +123,9 @@ def chat(assistant: Assistant, explain: bool = False, stdin: TextIO | None = Non
         text = line.strip()
         if text.lower() in QUIT:
             return 0
+        if text.lower() in SUBSCRIPTION_COMMANDS and subscriptions is not None:
+            stdout.write("bot> " + simulate_subscription(subscriptions, text.lower()) + "\n")
+            continue
         if text.isdigit() and 1 <= int(text) <= len(last.choices):
             reply = assistant.choose(last.choices[int(text) - 1].id, last.lang)
         elif text.isdigit() and len(text) < 4:
