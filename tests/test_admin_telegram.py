@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import html
 import os
 import signal
 import subprocess
@@ -11,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from telegram_test import text_of
 from fake_bot_api import FakeBotApi
 
 from bot.channels.telegram.app import build_application
@@ -18,10 +18,6 @@ from bot.reload import KnowledgeHolder
 from bot.settings import Settings
 
 ADMIN = 4242
-
-
-def text_of(message: dict) -> str:
-    return html.unescape(message["text"]).replace("<b>", "").replace("</b>", "")
 
 
 @pytest.fixture

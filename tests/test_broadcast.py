@@ -5,7 +5,6 @@ as in test_storage.py). Time is a fake clock; the worker's sleep advances it (no
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import threading
 from collections import Counter
@@ -14,6 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from dbtest import BACKENDS, PG_URL, FakeClock
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
@@ -25,28 +25,11 @@ from bot.knowledge.loader import knowledge_files
 from bot.storage import Subscriptions, create_engine_for, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_URL = os.environ.get("TEST_DATABASE_URL")
-PG_SKIP = "TEST_DATABASE_URL is not set (PostgreSQL tests run in CI)"
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(not PG_URL,
-                                                                          reason=PG_SKIP))]
 T0 = datetime(2026, 11, 30, 8, 0, tzinfo=timezone.utc)
 CASABLANCA = "Africa/Casablanca"
 
 
 # --- fixtures and fakes -----------------------------------------------------------------
-
-class FakeClock:
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-        self._lock = threading.Lock()
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta) -> None:
-        with self._lock:
-            self.now += timedelta(**delta)
-
 
 class FakeSleep:
     """Records every sleep and moves the fake clock instead of waiting."""
@@ -135,7 +118,7 @@ def db(database_url):
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(T0)
 
 
 @pytest.fixture

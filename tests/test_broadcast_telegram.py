@@ -2,9 +2,9 @@
 API, a SQLite file, and the broadcast worker running in the bot process."""
 from __future__ import annotations
 
-import html
 
 import pytest
+from telegram_test import text_of
 from fake_bot_api import FakeBotApi
 
 from bot.channels.telegram.app import build_application
@@ -12,10 +12,6 @@ from bot.settings import Settings
 from bot.storage import Subscriptions, create_engine_for
 
 ADMIN = 4242
-
-
-def text_of(message: dict) -> str:
-    return html.unescape(message["text"]).replace("<b>", "").replace("</b>", "")
 
 
 @pytest.fixture

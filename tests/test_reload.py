@@ -3,7 +3,6 @@ edit keeps the last good one and says where it is broken, and no answer ever mix
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import pytest
 from edits import edit, line_of

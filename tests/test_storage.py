@@ -5,7 +5,6 @@ sharing one server never collide.
 """
 from __future__ import annotations
 
-import os
 import secrets
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from dbtest import BACKENDS, PG_SKIP, PG_URL, FakeClock
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -27,28 +27,11 @@ from bot.storage import (MIGRATION_LOCK_KEY, Base, KnowledgeVersionRow, Question
                          create_engine_for, migrate)
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_URL = os.environ.get("TEST_DATABASE_URL")
-PG_SKIP = "TEST_DATABASE_URL is not set (PostgreSQL tests run in CI)"
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(not PG_URL,
-                                                                          reason=PG_SKIP))]
 # The statistics tables (no user or chat id in them), and every table of the schema
 # (migration 0002 added the broadcast tables, whose subscribers hold chat ids).
 TABLES = {"reply_counts", "unanswered_questions", "knowledge_versions"}
 ALL_TABLES = TABLES | {"subscribers", "announcements", "deliveries"}
 T0 = datetime(2024, 5, 10, 12, 0, tzinfo=timezone.utc)
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta) -> None:
-        self.now += timedelta(**delta)
 
 
 @pytest.fixture(scope="session")
@@ -99,7 +82,7 @@ def db(engine):
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(T0)
 
 
 def rows(engine, table: str, order_by: str) -> list[dict]:

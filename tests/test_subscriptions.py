@@ -2,33 +2,18 @@
 PostgreSQL (a fresh schema per test, as in test_storage.py)."""
 from __future__ import annotations
 
-import os
 import secrets
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from dbtest import BACKENDS, PG_URL, FakeClock
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from bot.broadcast import create_adhoc
 from bot.storage import Subscriptions, create_engine_for, migrate
 
-PG_URL = os.environ.get("TEST_DATABASE_URL")
-PG_SKIP = "TEST_DATABASE_URL is not set (PostgreSQL tests run in CI)"
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(not PG_URL,
-                                                                          reason=PG_SKIP))]
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
-
-
-class FakeClock:
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta) -> None:
-        self.now += timedelta(**delta)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -58,7 +43,7 @@ def db(request, tmp_path):
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(T0)
 
 
 @pytest.fixture

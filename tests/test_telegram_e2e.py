@@ -3,7 +3,6 @@ process) against a fake Bot API server on loopback, over real HTTP."""
 from __future__ import annotations
 
 import asyncio
-import html
 import os
 import signal
 import subprocess
@@ -12,11 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
+from telegram_test import text_of
 from fake_bot_api import FakeBotApi, free_tcp_port
 
 from bot.channels.telegram.app import build_application
 from bot.core.engine import Assistant
-from bot.knowledge.loader import load_knowledge
 from bot.settings import Settings
 
 
@@ -53,10 +52,6 @@ async def polling(fake, assistant):
     app = await start_polling(fake, assistant)
     yield app
     await stop(app)
-
-
-def text_of(message: dict) -> str:
-    return html.unescape(message["text"]).replace("<b>", "").replace("</b>", "")
 
 
 async def test_start_greets_with_buttons(fake, polling):
