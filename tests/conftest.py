@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from fake_bot_api import FakeBotApi
 
 from bot.core.engine import Assistant
 from bot.core.types import Message, Reply
@@ -29,6 +30,13 @@ def ask(assistant):
     def _ask(text: str) -> Reply:
         return assistant.reply(Message(text))
     return _ask
+
+
+@pytest.fixture
+async def fake():
+    """A fake Telegram Bot API server on loopback (tests/fake_bot_api.py), for one test."""
+    async with FakeBotApi() as server:
+        yield server
 
 
 @pytest.fixture(autouse=True)

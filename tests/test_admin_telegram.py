@@ -11,19 +11,12 @@ from pathlib import Path
 
 import pytest
 from telegram_test import text_of
-from fake_bot_api import FakeBotApi
 
 from bot.channels.telegram.app import build_application
 from bot.reload import KnowledgeHolder
 from bot.settings import Settings
 
 ADMIN = 4242
-
-
-@pytest.fixture
-async def fake():
-    async with FakeBotApi() as server:
-        yield server
 
 
 @pytest.fixture

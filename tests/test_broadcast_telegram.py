@@ -15,12 +15,6 @@ ADMIN = 4242
 
 
 @pytest.fixture
-async def fake():
-    async with FakeBotApi() as server:
-        yield server
-
-
-@pytest.fixture
 def database(tmp_path) -> str:
     return f"sqlite:///{tmp_path}/broadcast.sqlite3"
 

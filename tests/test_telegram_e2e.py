@@ -26,12 +26,6 @@ def settings_for(fake: FakeBotApi, **more) -> Settings:
                     database_url="", watch_knowledge=False, **more)
 
 
-@pytest.fixture
-async def fake():
-    async with FakeBotApi() as server:
-        yield server
-
-
 async def start_polling(fake: FakeBotApi, assistant: Assistant):
     app = build_application(settings_for(fake), assistant)
     await app.initialize()

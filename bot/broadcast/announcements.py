@@ -32,7 +32,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.engine import Engine
 
 from bot.knowledge.problems import Problem
-from bot.knowledge.yamlsafe import LoadedYaml, load_yaml_file, load_yaml_text
+from bot.knowledge.yamlsafe import (LoadedYaml, field_path, load_yaml_file, load_yaml_text,
+                                    position_of)
 from bot.storage.models import AnnouncementModel, as_utc, utc_now
 from bot.storage.questions import _insert_for
 
@@ -121,24 +122,6 @@ def local_to_utc(local: datetime, zone: str) -> datetime:
     return utc
 
 
-def _where(positions: dict, path: tuple) -> tuple[int | None, int | None]:
-    while True:
-        if path in positions:
-            return positions[path]
-        if path + ("__key__",) in positions:
-            return positions[path + ("__key__",)]
-        if not path:
-            return None, None
-        path = path[:-1]
-
-
-def _field(path: tuple) -> str | None:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or None
-
-
 def _valid_zone(name: str) -> bool:
     try:
         ZoneInfo(name)
@@ -154,8 +137,8 @@ class _Checker:
         self.problems: list[Problem] = []
 
     def error(self, path: tuple, message: str, key: bool = False) -> None:
-        line, column = _where(self.positions, path + (("__key__",) if key else ()))
-        self.problems.append(Problem(self.file, line, column, _field(path), message))
+        line, column = position_of(self.positions, path + (("__key__",) if key else ()))
+        self.problems.append(Problem(self.file, line, column, field_path(path), message))
 
     def entry(self, item: object, path: tuple) -> ScheduledAnnouncement | None:
         before = len(self.problems)
@@ -281,7 +264,7 @@ def parse_announcements(loaded: LoadedYaml, file: str, *, default_zone: str | No
     if items is None:
         return result
     if not isinstance(items, list):
-        line, column = _where(loaded.positions, ("announcements",))
+        line, column = position_of(loaded.positions, ("announcements",))
         result.problems.append(Problem(file, line, column, "announcements",
                                        "`announcements` must be a list: start each entry "
                                        "with `- ` on a new line"))
@@ -297,7 +280,7 @@ def parse_announcements(loaded: LoadedYaml, file: str, *, default_zone: str | No
                 checker.error(path + ("id",), f"the id `{item_id}` is used twice (first on "
                               f"line {seen[item_id]}); ids must be unique")
                 continue
-            seen[item_id] = _where(loaded.positions, path + ("id",))[0]
+            seen[item_id] = position_of(loaded.positions, path + ("id",))[0]
         if entry is not None:
             result.entries.append(entry)
     result.problems.extend(checker.problems)

@@ -18,7 +18,7 @@ from rapidfuzz import fuzz, process
 from .models import (Doctor, Emergency, Event, Fact, Knowledge, Person, Specialty, Talk,
                      Topic, Vocabulary)
 from .problems import KnowledgeError, Problem
-from .yamlsafe import load_yaml_file
+from .yamlsafe import field_path, load_yaml_file, position_of
 
 log = logging.getLogger(__name__)
 LIST_SECTIONS: dict[str, type[BaseModel]] = {
@@ -45,25 +45,6 @@ def content_hash(files: list[Path]) -> str:
     for f in files:
         digest.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
     return digest.hexdigest()[:12]
-
-
-def _field_path(loc) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _position(positions: dict, path: tuple) -> tuple[int | None, int | None]:
-    while True:
-        if path in positions:
-            return positions[path]
-        key = path + ("__key__",)
-        if key in positions:
-            return positions[key]
-        if not path:
-            return None, None
-        path = path[:-1]
 
 
 def _friendly(err: dict, model: type[BaseModel]) -> str:
@@ -106,10 +87,10 @@ class _Collector:
             told = {(p.file, p.line, p.column) for p in self.problems}
             for err in exc.errors():
                 full = path + tuple(err["loc"])
-                line, col = _position(positions, full)
+                line, col = position_of(positions, full)
                 if (str(file), line, col) in told:
                     continue  # the YAML check already explained this value (a trap)
-                self.error(file, line, col, _field_path(full), _friendly(err, model))
+                self.error(file, line, col, field_path(full), _friendly(err, model))
             return None
 
     def read(self, path: Path) -> None:
@@ -124,7 +105,7 @@ class _Collector:
                        "like `people:` or `talks:` at the left margin")
             return
         for section, value in data.items():
-            line, col = _position(positions, (section, "__key__"))
+            line, col = position_of(positions, (section, "__key__"))
             if section in SINGLE_SECTIONS:
                 if section in self.singles:
                     self.error(path, line, col, section, f"`{section}` is already defined in "
@@ -147,7 +128,7 @@ class _Collector:
         if value is None:
             return
         if not isinstance(value, list):
-            line, col = _position(positions, (section,))
+            line, col = position_of(positions, (section,))
             self.error(path, line, col, section,
                        f"`{section}` must be a list: start each entry with `- ` on a new line")
             return
@@ -156,7 +137,7 @@ class _Collector:
             entry = self.validate(model, item, path, positions, (section, i))
             if entry is None:
                 continue
-            line, col = _position(positions, (section, i))
+            line, col = position_of(positions, (section, i))
             known = self.where.get((section, entry.id))
             if known:
                 self.error(path, line, col, f"{section}[{i}].id",
@@ -176,7 +157,7 @@ class _Collector:
         file, _, _, base = self.where[(section, entry_id)]
         positions, path = self.paths[(section, entry_id)]
         where = path + ((field,) if index is None else (field, index))
-        line, col = _position(positions, where)
+        line, col = position_of(positions, where)
         known = [key[1] for key in self.where if key[0] == target]
         guess = process.extractOne(value, known, scorer=fuzz.ratio, score_cutoff=75)
         hint = f" (did you mean `{guess[0]}`?)" if guess else ""

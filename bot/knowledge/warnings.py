@@ -24,6 +24,7 @@ from collections.abc import Mapping
 
 from .models import Knowledge, LocalizedMap, all_texts
 from .problems import Problem
+from .yamlsafe import field_path
 
 CHECKED_KINDS = ("person", "talk", "topic", "specialty", "fact")
 SECTION_OF = {"fact": "facts", "person": "people", "talk": "talks", "topic": "topics",
@@ -36,13 +37,6 @@ MAX_REACH_CHECKS = 2000
 large directory), so a check or reload of a very large directory stays within seconds."""
 
 Place = tuple[str, dict, tuple]  # (file, YAML positions of that file, path of the entry)
-
-
-def _field_path(path: tuple) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 class _Where:
@@ -71,7 +65,7 @@ class _Where:
                 line, column = value if value and (not key or value[0] == key[0]) else key
                 break
             probe = probe[:-1]
-        return Problem(file, line, column, _field_path(full), message, "warning")
+        return Problem(file, line, column, field_path(full), message, "warning")
 
 
 def _label(value) -> str:

@@ -104,12 +104,25 @@ def _line_col(text: str, index: int) -> tuple[int, int]:
     return len(before), len(before[-1]) + 1
 
 
-def _field(path: tuple) -> str | None:
+def field_path(path: tuple) -> str | None:
     """``("doctors", 3, "telecom")`` -> ``doctors[3].telecom``; the root gives None."""
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or None
+
+
+def position_of(positions: dict, path: tuple) -> tuple[int | None, int | None]:
+    """Return (line, column) of ``path`` in a :class:`LoadedYaml`'s positions, or of its
+    nearest recorded parent (value, else key); (None, None) when nothing is recorded."""
+    while True:
+        if path in positions:
+            return positions[path]
+        if path + ("__key__",) in positions:
+            return positions[path + ("__key__",)]
+        if not path:
+            return None, None
+        path = path[:-1]
 
 
 def _number_text(value: float) -> str:
@@ -212,7 +225,7 @@ class _Builder:
 
     def error(self, node, path, message, mark=None):
         mark = mark or node.start_mark
-        self.problems.append(Problem(self.file, mark.line + 1, mark.column + 1, _field(path), message))
+        self.problems.append(Problem(self.file, mark.line + 1, mark.column + 1, field_path(path), message))
 
     def report_notes(self, node, path) -> bool:
         """Report what the loader noted on ``node``; True when the node must be dropped."""
