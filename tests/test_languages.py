@@ -101,3 +101,11 @@ def test_every_interface_string_is_translated_in_every_catalog():
 def _fields(text: str) -> list[str]:
     import string
     return [f for _, f, _, _ in string.Formatter().parse(text) if f]
+
+
+def test_the_suggested_example_questions_are_answered_in_their_language(ask, knowledge):
+    for lang, questions in knowledge.vocabulary.examples.items():
+        for question in questions:
+            reply = ask(question)
+            assert reply.intent not in ("fallback", "emergency"), question
+            assert reply.lang == lang, question

@@ -265,9 +265,7 @@ def greeting(k: Knowledge) -> str:
     return "\n".join([
         _("Hello! I am Summit Assistant, for the {forum}.").format(forum=k.event.name),
         _("Ask me about the talks, the speakers, or to find a doctor. For example:"),
-        "- " + _("Who spoke about preeclampsia?"),
-        "- " + _("Who is Cai Bin?"),
-        "- " + _("I need an anesthesiologist"),
+        *(f"- {q}" for q in examples(k)),
         _("In an emergency, call {numbers}.").format(numbers=numbers_line(k)),
     ])
 
@@ -279,9 +277,15 @@ def help_text(k: Knowledge) -> str:
           "directory, in English, French, Arabic or Chinese."),
         _("Commands: /sessions (programme), /speakers, /doctor [specialty or condition], "
           "/emergency, /about, /language, /help."),
-        _("Examples: \"What did Li Jinbao talk about?\", \"hémorragie du post-partum\", "
-          "\"麻醉医生\"."),
+        _("Examples: {questions}").format(questions=listing(f"“{q}”" for q in examples(k))),
     ])
+
+
+def examples(k: Knowledge) -> list[str]:
+    """Return the example questions of the knowledge's vocabulary in the current language
+    (English when that language has none)."""
+    by_language = k.vocabulary.examples
+    return by_language.get(current()) or by_language.get("en", [])
 
 
 def unknown_command(k: Knowledge, name: str) -> str:

@@ -230,6 +230,8 @@ class Emergency(Entry):
 class Vocabulary(Entry):
     """General language vocabulary: words to ignore, spelling variants, intent cues.
 
+    ``examples`` are the questions the greeting and help suggest, per language (they name
+    real speakers and topics, so they live with the knowledge, not in code).
     ``markers`` are words that tell a language apart (with the stopwords) when a message
     is too short to tell otherwise ("bonjour", "merci").
 
@@ -242,6 +244,7 @@ class Vocabulary(Entry):
 
     stopwords: dict[Lang, list[AliasText]] = {}
     markers: dict[Lang, list[AliasText]] = {}
+    examples: dict[Lang, list[AliasText]] = {}
     variants: list[list[AliasText]] = []
     cues: dict[Literal["doctor", "speakers", "sessions", "greeting", "help", "thanks", "about",
                        "offtopic"], list[AliasText]] = {}

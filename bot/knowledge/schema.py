@@ -146,6 +146,8 @@ FIELD_DOCS: dict[tuple[str, str], str] = {
     ("Emergency", "personal_cues"): "Words that make it about someone now (I, my wife, now).",
     ("Vocabulary", "stopwords"): "Per language: words that carry no meaning for matching.",
     ("Vocabulary", "markers"): "Per language: words that tell the language of a short message.",
+    ("Vocabulary", "examples"): "Per language: the example questions the greeting and /help "
+                                "suggest (they must be answerable by this knowledge).",
     ("Vocabulary", "variants"): "Groups of spellings of one word; the first is used.",
     ("Vocabulary", "cues"): "Words that steer the answer: doctor, speakers, sessions, "
                             "greeting, help, thanks, about, offtopic.",
