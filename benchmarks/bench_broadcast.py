@@ -33,7 +33,7 @@ import tempfile
 import time
 import tracemalloc
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,7 +80,6 @@ def _serve(conn) -> None:
 # The Telegram channel's sender, as the bot uses it.
 from bot.channels.telegram.subscribe import TelegramSender  # noqa: E402
 
-
 # --- database -----------------------------------------------------------------------------
 
 def scratch_database(url: str | None):
@@ -113,7 +112,7 @@ def scratch_database(url: str | None):
 def reset_and_fill(engine, count: int) -> float:
     """Empty the broadcast tables and bulk-insert ``count`` active subscribers; seconds taken."""
     table = SubscriberModel.__table__
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     started = time.perf_counter()
     with engine.begin() as conn:
         for name in ("deliveries", "announcements", "subscribers"):

@@ -27,9 +27,9 @@ from telegram.ext import ApplicationBuilder  # noqa: E402
 
 from bot.channels.telegram.app import build_application, register_handlers  # noqa: E402
 from bot.channels.telegram.handlers import HOLDER
-from bot.reload import KnowledgeHolder  # noqa: E402
 from bot.core.engine import Assistant  # noqa: E402
 from bot.knowledge.loader import load_knowledge  # noqa: E402
+from bot.reload import KnowledgeHolder  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 
 QUESTIONS = ["Who spoke about preeclampsia?", "who is cai bin", "find a doctor",

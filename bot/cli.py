@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+from datetime import UTC
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -93,6 +94,7 @@ def cmd_check(args, settings: Settings) -> int:
 def _telegram(run, args, settings: Settings) -> int:
     """Start a Telegram runner; start-up failures become one line without secrets."""
     from telegram.error import InvalidToken, NetworkError  # telegram is only needed here
+
     from bot.reload import KnowledgeHolder
     settings.bot_token()  # a missing token stops start-up before the knowledge is loaded
     holder = KnowledgeHolder(args.knowledge or settings.knowledge_dir)  # reloadable
@@ -131,7 +133,7 @@ def cmd_wechat(args, settings: Settings) -> int:
 
 def cmd_report(args, settings: Settings) -> int:
     """Reports for admins from the database: ``unanswered`` questions or reply ``stats``."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from bot.channels.telegram.admin import stats_text, unanswered_text
     from bot.storage import QuestionLog, create_engine_for, migrate
@@ -139,10 +141,10 @@ def cmd_report(args, settings: Settings) -> int:
     migrate(engine)
     questions = QuestionLog(engine, retention_days=settings.question_retention_days)
     if args.what == "unanswered":
-        since = datetime.now(timezone.utc) - timedelta(days=args.days)
+        since = datetime.now(UTC) - timedelta(days=args.days)
         print(unanswered_text(questions.unanswered(since=since, limit=args.limit)))
     else:
-        until = datetime.now(timezone.utc).date()
+        until = datetime.now(UTC).date()
         print(stats_text(questions.stats(until - timedelta(days=args.days - 1), until), args.days))
     return 0
 

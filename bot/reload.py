@@ -13,7 +13,7 @@ import subprocess
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.core.engine import Assistant
@@ -75,7 +75,7 @@ class KnowledgeHolder:
 
     def __init__(self, directory: str | Path, *, trigger: str = "startup",
                  on_loaded: Callable[[Version, bool, int], None] | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
         self.directory = Path(directory)
         self._on_loaded = on_loaded
         self._clock = clock
@@ -92,11 +92,11 @@ class KnowledgeHolder:
         self._on_loaded = on_loaded
 
     @classmethod
-    def fixed(cls, assistant: Assistant) -> "KnowledgeHolder":
+    def fixed(cls, assistant: Assistant) -> KnowledgeHolder:
         """A holder serving ``assistant`` with no folder to reload from (tests, embedding)."""
         holder = cls.__new__(cls)
         holder.directory, holder._on_loaded = None, None
-        holder._clock = lambda: datetime.now(timezone.utc)
+        holder._clock = lambda: datetime.now(UTC)
         holder._lock = threading.Lock()
         holder._assistant = assistant
         holder._version = Version(assistant.k.version, None, "fixed", holder._clock())

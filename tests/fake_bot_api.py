@@ -33,7 +33,8 @@ import json
 import re
 import socket
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from aiohttp import ClientSession, ClientTimeout, web
 
@@ -377,7 +378,7 @@ class FakeBotApi:
         runner, self._runner = self._runner, None
         await runner.cleanup()
 
-    async def __aenter__(self) -> "FakeBotApi":
+    async def __aenter__(self) -> FakeBotApi:
         await self.start()
         return self
 
@@ -651,7 +652,7 @@ class FakeBotApi:
                 raise TimeoutError(describe())
             try:
                 await asyncio.wait_for(ev.wait(), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def wait_for_sent(self, count: int, timeout: float = 5.0) -> list[dict]:
@@ -968,7 +969,7 @@ class FakeBotApi:
                     return []
                 try:
                     await asyncio.wait_for(ev.wait(), remaining)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         finally:
             if self._poller is me:

@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 
 from bot.knowledge.loader import check_knowledge, knowledge_files
-from bot.knowledge.schema import FIELD_DOCS, FILES, file_schema, render, schema_path, \
-    stale_schemas
-from bot.knowledge.yamlsafe import load_yaml_file
+from bot.knowledge.schema import FIELD_DOCS, FILES, file_schema, render, schema_path, stale_schemas
 from bot.knowledge.warnings import warnings_for
+from bot.knowledge.yamlsafe import load_yaml_file
 
 ROOT = Path(__file__).resolve().parent.parent
 KNOWLEDGE = ROOT / "knowledge"

@@ -8,24 +8,35 @@ import asyncio
 import secrets
 import threading
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from dbtest import BACKENDS, PG_URL, FakeClock
 import sqlalchemy as sa
+from dbtest import BACKENDS, PG_URL, FakeClock
 from sqlalchemy.engine import make_url
 
-from bot.broadcast import (Blocked, BroadcastWorker, RetryLater, TransientError, cancel,
-                           create_adhoc, list_announcements, load_announcements,
-                           load_announcements_text, local_to_utc, report, send_now,
-                           sync_announcements)
+from bot.broadcast import (
+    Blocked,
+    BroadcastWorker,
+    RetryLater,
+    TransientError,
+    cancel,
+    create_adhoc,
+    list_announcements,
+    load_announcements,
+    load_announcements_text,
+    local_to_utc,
+    report,
+    send_now,
+    sync_announcements,
+)
 from bot.knowledge.loader import knowledge_files
 from bot.storage import Subscriptions, create_engine_for, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
-T0 = datetime(2026, 11, 30, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 CASABLANCA = "Africa/Casablanca"
 
 
@@ -470,8 +481,8 @@ def test_ramadan_changes_the_utc_offset_of_casablanca():
     inside, outside = datetime(2026, 2, 25, 9, 0), datetime(2026, 4, 10, 9, 0)
     utc_inside = local_to_utc(inside, CASABLANCA)
     utc_outside = local_to_utc(outside, CASABLANCA)
-    assert utc_inside == inside.replace(tzinfo=zone).astimezone(timezone.utc)
-    assert utc_outside == outside.replace(tzinfo=zone).astimezone(timezone.utc)
+    assert utc_inside == inside.replace(tzinfo=zone).astimezone(UTC)
+    assert utc_outside == outside.replace(tzinfo=zone).astimezone(UTC)
     offset_inside = inside.replace(tzinfo=zone).utcoffset()
     offset_outside = outside.replace(tzinfo=zone).utcoffset()
     assert offset_inside != offset_outside
@@ -494,12 +505,12 @@ def test_yaml_times_are_converted_with_the_rules_of_their_date():
     audience: fr
 """
     loaded = load_announcements_text(text, default_zone=CASABLANCA,
-                                     clock=lambda: datetime(2026, 1, 1, tzinfo=timezone.utc))
+                                     clock=lambda: datetime(2026, 1, 1, tzinfo=UTC))
     assert loaded.problems == [] and loaded.ok
     first, second = loaded.entries
     zone = ZoneInfo(CASABLANCA)
-    assert first.send_at == datetime(2026, 2, 25, 9, tzinfo=zone).astimezone(timezone.utc)
-    assert second.send_at == datetime(2026, 4, 10, 9, tzinfo=zone).astimezone(timezone.utc)
+    assert first.send_at == datetime(2026, 2, 25, 9, tzinfo=zone).astimezone(UTC)
+    assert second.send_at == datetime(2026, 4, 10, 9, tzinfo=zone).astimezone(UTC)
     assert first.send_at.time() != second.send_at.time()
     assert (second.zone, second.audience, second.local_time) == (CASABLANCA, "fr",
                                                                  "2026-04-10 09:00")
@@ -617,10 +628,10 @@ async def test_sync_upserts_only_scheduled_announcements(db, subs, clock, sleep)
     assert sync_announcements(db, entries("v2", hour=10), clock=clock).updated == []
     rows = {a.id: a for a in list_announcements(db)}
     assert rows["a"].text == "v2" and rows["a"].created_by == "yaml"
-    assert rows["a"].send_at == datetime(2026, 12, 10, 10, tzinfo=timezone.utc)
+    assert rows["a"].send_at == datetime(2026, 12, 10, 10, tzinfo=UTC)
 
     add_subscribers(subs, 2)
-    clock.now = datetime(2026, 12, 10, 10, 0, tzinfo=timezone.utc)
+    clock.now = datetime(2026, 12, 10, 10, 0, tzinfo=UTC)
     assert await make_worker(db, FakeSender(), clock, sleep).run_due() == 2   # "a" sent
     result = sync_announcements(db, entries("v3", hour=11), clock=clock)
     assert result.kept == ["a"] and report(db, "a").status == "done"

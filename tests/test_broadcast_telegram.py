@@ -2,10 +2,9 @@
 API, a SQLite file, and the broadcast worker running in the bot process."""
 from __future__ import annotations
 
-
 import pytest
-from telegram_test import text_of
 from fake_bot_api import FakeBotApi
+from telegram_test import text_of
 
 from bot.channels.telegram.app import build_application
 from bot.settings import Settings

@@ -12,8 +12,6 @@ from bot.knowledge.problems import KnowledgeError
 from bot.reload import KnowledgeHolder
 
 
-
-
 def test_a_good_edit_is_served_after_reload(knowledge_copy):
     recorded = []
     holder = KnowledgeHolder(knowledge_copy, on_loaded=lambda v, ok, e: recorded.append(

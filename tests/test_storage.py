@@ -10,28 +10,37 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from dbtest import BACKENDS, PG_SKIP, PG_URL, FakeClock
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from dbtest import BACKENDS, PG_SKIP, PG_URL, FakeClock
 from sqlalchemy.engine import make_url
 
 from bot.settings import ConfigError
-from bot.storage import (MIGRATION_LOCK_KEY, Base, KnowledgeVersionRow, QuestionLog,
-                         ReplyStats, UnansweredQuestion, VersionLog, alembic_config,
-                         create_engine_for, migrate)
+from bot.storage import (
+    MIGRATION_LOCK_KEY,
+    Base,
+    KnowledgeVersionRow,
+    QuestionLog,
+    ReplyStats,
+    UnansweredQuestion,
+    VersionLog,
+    alembic_config,
+    create_engine_for,
+    migrate,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 # The statistics tables (no user or chat id in them), and every table of the schema
 # (migration 0002 added the broadcast tables, whose subscribers hold chat ids).
 TABLES = {"reply_counts", "unanswered_questions", "knowledge_versions"}
 ALL_TABLES = TABLES | {"subscribers", "announcements", "deliveries"}
-T0 = datetime(2024, 5, 10, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="session")
@@ -112,7 +121,7 @@ def as_time(value) -> datetime:
     """A timestamp column read with raw SQL: aware on PostgreSQL, naive UTC text on SQLite."""
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 # --- engines and migrations -------------------------------------------------------------
@@ -340,7 +349,7 @@ def test_unanswered_orders_by_count_then_recency_and_limits(db, clock):
     casablanca = timezone(timedelta(hours=1))  # any zone: compared as UTC
     since = minutes(20).astimezone(casablanca)
     assert [q.question for q in log.unanswered(since=since)] == ["twice", "late single"]
-    assert all(q.last_seen.tzinfo == timezone.utc for q in log.unanswered())
+    assert all(q.last_seen.tzinfo == UTC for q in log.unanswered())
 
 
 def test_stats_count_per_intent_and_language_over_inclusive_days(db, clock):

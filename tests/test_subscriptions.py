@@ -3,17 +3,17 @@ PostgreSQL (a fresh schema per test, as in test_storage.py)."""
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from dbtest import BACKENDS, PG_URL, FakeClock
 import sqlalchemy as sa
+from dbtest import BACKENDS, PG_URL, FakeClock
 from sqlalchemy.engine import make_url
 
 from bot.broadcast import create_adhoc
 from bot.storage import Subscriptions, create_engine_for, migrate
 
-T0 = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture(params=BACKENDS)

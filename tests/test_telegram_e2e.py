@@ -11,13 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
-from telegram_test import text_of
 from fake_bot_api import FakeBotApi, free_tcp_port
+from telegram_test import text_of
 
 from bot.channels.telegram.app import build_application
 from bot.core.engine import Assistant
 from bot.settings import Settings
-
 
 
 def settings_for(fake: FakeBotApi, **more) -> Settings:

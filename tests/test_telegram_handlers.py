@@ -13,8 +13,8 @@ from telegram.request import BaseRequest
 from bot.channels.telegram.app import COMMANDS, register_handlers
 from bot.channels.telegram.format import MAX_MESSAGE, html_parts, keyboard, split_lines
 from bot.channels.telegram.handlers import HOLDER
-from bot.reload import KnowledgeHolder
 from bot.core.types import Choice, Reply
+from bot.reload import KnowledgeHolder
 
 TOKEN = "123456:OFFLINE-token-abcdefghijklmnopqrstu"
 BOT = {"id": 123456, "is_bot": True, "first_name": "Summit", "username": "SummitTestBot"}

@@ -20,11 +20,13 @@ from xml.etree import ElementTree
 import httpx
 import pytest
 import uvicorn
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from wechatpy.crypto import WeChatCrypto
 
 from bot.channels.wechat import format
-from bot.channels.wechat.app import (MAX_BODY, PATH, Credentials, credentials, create_app)
+from bot.channels.wechat.app import MAX_BODY, PATH, Credentials, create_app, credentials
 from bot.channels.wechat.cache import RecentCache
 from bot.core.engine import Assistant
 from bot.core.types import Message

@@ -10,11 +10,24 @@ Subscribers themselves are in :class:`bot.storage.Subscriptions`.
 """
 from __future__ import annotations
 
-from .admin import (AnnouncementReport, AnnouncementSummary, cancel, create_adhoc,
-                    list_announcements, report, send_now)
-from .announcements import (LoadedAnnouncements, ScheduledAnnouncement, SyncResult,
-                            load_announcements, load_announcements_text, local_to_utc,
-                            sync_announcements)
+from .admin import (
+                    AnnouncementReport,
+                    AnnouncementSummary,
+                    cancel,
+                    create_adhoc,
+                    list_announcements,
+                    report,
+                    send_now,
+)
+from .announcements import (
+                    LoadedAnnouncements,
+                    ScheduledAnnouncement,
+                    SyncResult,
+                    load_announcements,
+                    load_announcements_text,
+                    local_to_utc,
+                    sync_announcements,
+)
 from .delivery import Blocked, BroadcastWorker, RetryLater, Sender, TransientError
 
 __all__ = ["AnnouncementReport", "AnnouncementSummary", "Blocked", "BroadcastWorker",

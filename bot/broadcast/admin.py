@@ -13,8 +13,14 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from bot.storage.models import (MAX_CREATED_BY_CHARS, AnnouncementModel, DeliveryModel,
-                                SubscriberModel, as_utc, utc_now)
+from bot.storage.models import (
+    MAX_CREATED_BY_CHARS,
+    AnnouncementModel,
+    DeliveryModel,
+    SubscriberModel,
+    as_utc,
+    utc_now,
+)
 from bot.storage.subscriptions import UNSUBSCRIBED_ERROR
 
 LANGUAGES = ("en", "fr", "ar", "zh")  # "en" is the ``text`` column, others text_<lang>

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -32,8 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.engine import Engine
 
 from bot.knowledge.problems import Problem
-from bot.knowledge.yamlsafe import (LoadedYaml, field_path, load_yaml_file, load_yaml_text,
-                                    position_of)
+from bot.knowledge.yamlsafe import LoadedYaml, field_path, load_yaml_file, load_yaml_text, position_of
 from bot.storage.models import AnnouncementModel, as_utc, utc_now
 from bot.storage.questions import _insert_for
 
@@ -116,7 +115,7 @@ def local_to_utc(local: datetime, zone: str) -> datetime:
     """
     tz = ZoneInfo(zone)
     aware = local.replace(tzinfo=tz)
-    utc = aware.astimezone(timezone.utc)
+    utc = aware.astimezone(UTC)
     if utc.astimezone(tz).replace(tzinfo=None) != local:
         raise ValueError("this time does not exist there: the clocks jump over it")
     return utc

@@ -55,12 +55,18 @@ from typing import Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from bot.storage.models import (MAX_ERROR_CHARS, MAX_WORKER_CHARS, AnnouncementModel,
-                                DeliveryModel, SubscriberModel, as_utc, utc_now)
+from bot.storage.models import (
+    MAX_ERROR_CHARS,
+    MAX_WORKER_CHARS,
+    AnnouncementModel,
+    DeliveryModel,
+    SubscriberModel,
+    as_utc,
+    utc_now,
+)
 from bot.storage.subscriptions import BLOCKED_ERROR, UNSUBSCRIBED_ERROR
 
-from .admin import (AnnouncementReport, audience_filter, audience_size, report_in, text_for,
-                    texts_of)
+from .admin import AnnouncementReport, audience_filter, audience_size, report_in, text_for, texts_of
 
 log = logging.getLogger(__name__)
 

@@ -17,12 +17,11 @@ How a message is matched (and why it is fast at 10,000 doctors):
 """
 from __future__ import annotations
 
+import heapq
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
-
-import heapq
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from rapidfuzz.distance import OSA

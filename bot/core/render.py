@@ -8,8 +8,7 @@ date) the text says the source does not give it, never a guess.
 from __future__ import annotations
 
 from bot.i18n import _, current, localized
-from bot.knowledge.models import (Doctor, Event, Fact, Knowledge, Person, Specialty, Talk,
-                                  Topic)
+from bot.knowledge.models import Doctor, Event, Fact, Knowledge, Person, Specialty, Talk, Topic
 
 
 def disclaimer() -> str:

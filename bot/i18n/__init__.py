@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from functools import lru_cache
+from functools import cache
 from io import BytesIO
 from pathlib import Path
 
@@ -27,7 +27,7 @@ DEFAULT = "en"
 _current: ContextVar[str] = ContextVar("summit_language", default=DEFAULT)
 
 
-@lru_cache(maxsize=None)
+@cache
 def translations(lang: str) -> gettext.NullTranslations:
     """Return the gettext translations of ``lang`` (compiled from its .po in memory);
     English, or a language without a catalog, gives the source strings."""

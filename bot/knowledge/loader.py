@@ -15,8 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 from rapidfuzz import fuzz, process
 
-from .models import (Doctor, Emergency, Event, Fact, Knowledge, Person, Specialty, Talk,
-                     Topic, Vocabulary)
+from .models import Doctor, Emergency, Event, Fact, Knowledge, Person, Specialty, Talk, Topic, Vocabulary
 from .problems import KnowledgeError, Problem
 from .yamlsafe import field_path, load_yaml_file, position_of
 

@@ -43,7 +43,7 @@ class LocalizedMap(BaseModel):
 LocalizedText = Text | LocalizedMap
 
 
-def all_texts(value: "str | LocalizedMap | None") -> list[str]:
+def all_texts(value: str | LocalizedMap | None) -> list[str]:
     """Return every language version of a localized value (English first), [] for None."""
     if value is None:
         return []
@@ -280,7 +280,7 @@ class Knowledge(BaseModel):
             out.update((f"{kind}:{e.id}", e) for e in entries)
         return out
 
-    def model_copy(self, *, update=None, deep: bool = False) -> "Knowledge":
+    def model_copy(self, *, update=None, deep: bool = False) -> Knowledge:
         """Copy with changed fields; the cached lookups are dropped so they follow the update
         (pydantic copies the instance dict, where cached properties live)."""
         copy = super().model_copy(update=update, deep=deep)

@@ -16,8 +16,14 @@ import re
 from dataclasses import dataclass, field
 
 import yaml
-from yaml.events import (AliasEvent, DocumentStartEvent, MappingStartEvent, ScalarEvent,
-                         SequenceStartEvent, StreamEndEvent)
+from yaml.events import (
+    AliasEvent,
+    DocumentStartEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from .problems import Problem
@@ -346,7 +352,7 @@ def _parse_despite_tabs(text: str, file: str) -> tuple[list, list[Problem], Prob
     """
     first = None
     for width in (2, 4, 8):
-        result = _parse(re.sub(r"(?m)^[ \t]+", lambda m: m.group(0).expandtabs(width), text), file)
+        result = _parse(re.sub(r"(?m)^[ \t]+", lambda m, w=width: m.group(0).expandtabs(w), text), file)
         if result[2] is None:
             return result
         first = first or result

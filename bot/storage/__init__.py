@@ -11,8 +11,16 @@ Start-up::
 from __future__ import annotations
 
 from .db import MIGRATION_LOCK_KEY, alembic_config, create_engine_for, migrate
-from .models import (AnnouncementModel, Base, DeliveryModel, KnowledgeVersionModel,
-                     ReplyCountModel, SubscriberModel, UnansweredQuestionModel, utc_now)
+from .models import (
+                     AnnouncementModel,
+                     Base,
+                     DeliveryModel,
+                     KnowledgeVersionModel,
+                     ReplyCountModel,
+                     SubscriberModel,
+                     UnansweredQuestionModel,
+                     utc_now,
+)
 from .questions import QuestionLog, ReplyStats, UnansweredQuestion
 from .subscriptions import Subscriber, Subscriptions
 from .versions import KnowledgeVersionRow, VersionLog

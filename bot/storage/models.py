@@ -8,11 +8,23 @@ chat ids, and :meth:`bot.storage.subscriptions.Subscriptions.forget` erases them
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
-from sqlalchemy import (Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer,
-                        MetaData, PrimaryKeyConstraint, String, Text, TypeDecorator,
-                        UniqueConstraint)
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Explicit constraint names, so later migrations can alter or drop them by name on both
@@ -51,7 +63,7 @@ def _one_of(column: str, values: tuple[str, ...]) -> str:
 
 def utc_now() -> datetime:
     """Return the current time as a timezone-aware UTC datetime (the default clock)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def as_utc(value: datetime) -> datetime:
@@ -62,7 +74,7 @@ def as_utc(value: datetime) -> datetime:
     """
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
         raise ValueError(f"expected a timezone-aware datetime, got naive {value.isoformat()}")
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 class UTCDateTime(TypeDecorator):
@@ -86,8 +98,8 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):

@@ -15,8 +15,16 @@ from sqlalchemy.engine import Engine
 
 from bot.core.normalize import normalize
 
-from .models import (MAX_INTENT_CHARS, MAX_KEY_CHARS, MAX_LANG_CHARS, MAX_QUESTION_CHARS,
-                     ReplyCountModel, UnansweredQuestionModel, as_utc, utc_now)
+from .models import (
+    MAX_INTENT_CHARS,
+    MAX_KEY_CHARS,
+    MAX_LANG_CHARS,
+    MAX_QUESTION_CHARS,
+    ReplyCountModel,
+    UnansweredQuestionModel,
+    as_utc,
+    utc_now,
+)
 
 _counts = ReplyCountModel.__table__
 _questions = UnansweredQuestionModel.__table__

@@ -18,8 +18,15 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from .models import (MAX_CHANNEL_CHARS, MAX_CHAT_ID_CHARS, MAX_LANG_CHARS, DeliveryModel,
-                     SubscriberModel, as_utc, utc_now)
+from .models import (
+    MAX_CHANNEL_CHARS,
+    MAX_CHAT_ID_CHARS,
+    MAX_LANG_CHARS,
+    DeliveryModel,
+    SubscriberModel,
+    as_utc,
+    utc_now,
+)
 from .questions import _insert_for
 
 _subscribers = SubscriberModel.__table__

@@ -8,8 +8,14 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from .models import (MAX_COMMIT_CHARS, MAX_TRIGGER_CHARS, MAX_VERSION_CHARS,
-                     KnowledgeVersionModel, as_utc, utc_now)
+from .models import (
+    MAX_COMMIT_CHARS,
+    MAX_TRIGGER_CHARS,
+    MAX_VERSION_CHARS,
+    KnowledgeVersionModel,
+    as_utc,
+    utc_now,
+)
 
 _versions = KnowledgeVersionModel.__table__
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from telegram import Update
 from telegram.ext import Application, ContextTypes
@@ -133,7 +133,7 @@ async def on_stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await update.effective_message.reply_text("No database is configured.")
         return
     days = _number(context.args, 7, 366)
-    until = datetime.now(timezone.utc).date()
+    until = datetime.now(UTC).date()
     stats = await asyncio.to_thread(log_.stats, until - timedelta(days=days - 1), until)
     await update.effective_message.reply_text(stats_text(stats, days))
 

@@ -11,15 +11,21 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from telegram import (InlineKeyboardButton, InlineKeyboardMarkup, InlineQueryResultArticle,
-                      InputTextMessageContent, Message as TgMessage, Update)
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InlineQueryResultArticle,
+    InputTextMessageContent,
+    Update,
+)
+from telegram import Message as TgMessage
 from telegram.constants import ChatType, MessageEntityType, ParseMode
 from telegram.ext import ContextTypes
 
 from bot.core import render
 from bot.core.engine import Assistant
-from bot.i18n import _, language
 from bot.core.types import Message, Reply
+from bot.i18n import _, language
 
 from .format import html_parts, keyboard
 
