@@ -1,7 +1,12 @@
 """Text normalisation and tokenisation, applied the same way to messages and knowledge.
 
 Rules (all languages at once, no language guess needed):
+- invisible format characters (Unicode category Cf: zero-width space and joiners U+200B-D,
+  word joiner U+2060, soft hyphen U+00AD, BOM U+FEFF, bidi marks...) are removed, so
+  "blee\u200bding" is "bleeding" and an Arabic word with a ZWNJ stays one word;
 - Unicode NFKC (full-width forms, ligatures), then case folding;
+- traditional Chinese becomes simplified (OpenCC "t2s", with phrases: 產後出血 -> 产后出血),
+  so knowledge written in one script answers messages in the other;
 - accents and every combining mark removed, which also strips Arabic harakat and turns
   hamza-carrying letters into their bare form (أ إ آ -> ا, ؤ -> و, ئ -> ي);
 - Arabic ة -> ه, ى -> ي, tatweel removed, Arabic-Indic digits -> 0-9;
@@ -15,6 +20,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
+
+import opencc
 
 _ARABIC_MAP = str.maketrans({"ة": "ه", "ى": "ي", "ـ": None, "ٱ": "ا",
                              **{chr(0x0660 + i): str(i) for i in range(10)},
@@ -24,6 +32,15 @@ _ELISION = re.compile(r"\b(?:l|d|qu|j|c|n|s|m|t)['’](?=\w)")
 _APOSTROPHE = re.compile(r"['’`´]")
 _AR_PREFIX = re.compile(r"^(?:وال|بال|فال|كال|لل|ال)(?=..)")
 _NOT_ASCII_WORD = re.compile(r"[^a-z0-9]+")
+# Every Cf (format) character of Unicode 14 (Python 3.11's unicodedata); a test checks this
+# class against unicodedata, so a newer Python with new Cf characters fails loudly.
+_FORMAT = re.compile(
+    "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u180e\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
+    "\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
+    "\U000e0020-\U000e007f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")  # OpenCC takes UTF-8: lone surrogates cannot pass
+_HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002a6df]")
 
 
 def is_han(ch: str) -> bool:
@@ -31,6 +48,32 @@ def is_han(ch: str) -> bool:
     code = ord(ch)
     return (0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF or 0x20000 <= code <= 0x2A6DF
             or 0xF900 <= code <= 0xFAFF)
+
+
+@lru_cache(maxsize=1)
+def _t2s() -> opencc.OpenCC:
+    """The OpenCC traditional-to-simplified converter, loaded once (about 20 ms)."""
+    return opencc.OpenCC("t2s")
+
+
+def simplified(text: str) -> str:
+    """Return ``text`` with traditional Chinese converted to simplified (OpenCC "t2s", with
+    phrases); text without Han characters is returned as is, without calling OpenCC.
+
+    A few characters convert in two steps (薴 -> 苧 -> 苎): conversion repeats until stable
+    (at most three rounds), so normalising twice gives the same text. Lone surrogates
+    (invalid text that JSON can carry) become spaces, as :func:`normalize` makes them anyway.
+    """
+    if not _HAN.search(text):
+        return text
+    text = _SURROGATE.sub(" ", text)
+    convert = _t2s().convert
+    for _ in range(3):
+        out = convert(text)
+        if out == text:
+            break
+        text = out
+    return text
 
 
 def normalize(text: str) -> str:
@@ -41,7 +84,7 @@ def normalize(text: str) -> str:
     if text.isascii():  # fast path, same result: every ASCII non-alphanumeric is P, S, Z or C
         text = _APOSTROPHE.sub("", _ELISION.sub("", _POSSESSIVE.sub("", text.lower())))
         return " ".join(_NOT_ASCII_WORD.sub(" ", text).split())
-    text = unicodedata.normalize("NFKC", text).casefold()
+    text = simplified(unicodedata.normalize("NFKC", _FORMAT.sub("", text)).casefold())
     text = _POSSESSIVE.sub("", text)
     text = _ELISION.sub("", text)
     text = _APOSTROPHE.sub("", text)
