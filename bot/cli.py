@@ -60,13 +60,16 @@ def cmd_ask(args, settings: Settings) -> int:
 
 
 def cmd_check(args, settings: Settings) -> int:
-    """Validate a knowledge folder; list every problem; exit 1 when any is an error."""
+    """Validate a knowledge folder and run its test questions (tests.yaml); list every
+    problem; exit 1 when any is an error (a failing test question is one)."""
     directory = args.directory or args.knowledge or settings.knowledge_dir
     if args.write_schemas:
         from bot.knowledge.schema import write_schemas
         for path in write_schemas(directory):
             print(f"wrote {path}", file=sys.stderr)  # stderr: --format json stays one document
-    knowledge, problems = check_knowledge(directory)
+    from bot.admin import testrun
+    knowledge, problems = check_knowledge(
+        directory, checks=lambda assistant: testrun.check_folder(directory, assistant))
     errors = [p for p in problems if p.severity == "error"]
     warnings = [p for p in problems if p.severity != "error"]
     if args.format == "json":
@@ -91,13 +94,40 @@ def cmd_check(args, settings: Settings) -> int:
     return 1 if errors else 0
 
 
+def cmd_test(args, settings: Settings) -> int:
+    """Ask the test questions of DIR/tests.yaml; print every failure; exit 1 on failure."""
+    from bot.admin import testrun
+    from bot.knowledge.tests import load_tests
+    directory = args.directory or args.knowledge or settings.knowledge_dir
+    assistant = _assistant(directory)
+    tests = load_tests(directory)
+    if not tests.file.is_file():
+        print(f"no {tests.file.name} in {directory}: no test questions to ask", file=sys.stderr)
+        return 0
+    outcomes = testrun.run(assistant, tests)
+    problems = [*tests.problems, *testrun.unknown_entries(assistant, tests)]
+    failed = [o for o in outcomes if not o.ok]
+    bad = failed or any(p.severity == "error" for p in problems)
+    if args.format == "json":
+        print(json.dumps({"ok": not bad, "total": len(outcomes), "failed": len(failed),
+                          "problems": [p.as_dict() for p in problems],
+                          "failures": [o.as_dict() for o in failed],
+                          "uncovered": testrun.uncovered(assistant, tests)},
+                         ensure_ascii=False))
+    else:
+        text = testrun.format_text(tests, outcomes, testrun.uncovered(assistant, tests))
+        print("\n".join([*(str(p) for p in problems[len(tests.problems):]), text]))
+    return 1 if bad else 0
+
+
 def _telegram(run, args, settings: Settings) -> int:
     """Start a Telegram runner; start-up failures become one line without secrets."""
     from telegram.error import InvalidToken, NetworkError  # telegram is only needed here
 
     from bot.reload import KnowledgeHolder
     settings.bot_token()  # a missing token stops start-up before the knowledge is loaded
-    holder = KnowledgeHolder(args.knowledge or settings.knowledge_dir)  # reloadable
+    holder = KnowledgeHolder(args.knowledge or settings.knowledge_dir,  # reloadable
+                             check_tests=settings.reload_check_tests)
     host = urlparse(settings.telegram_api_base_url).netloc or "?"
     try:
         run(settings, holder)
@@ -228,6 +258,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--write-schemas", action="store_true",
                    help="first (re)write the JSON Schemas of the files into DIR/schemas/")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("test", help="ask the test questions of tests.yaml; list failures")
+    p.add_argument("directory", nargs="?", type=Path)
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=cmd_test)
 
     p = sub.add_parser("run", help="run the Telegram bot with long polling")
     p.set_defaults(func=cmd_run)

@@ -12,10 +12,12 @@ import logging
 import subprocess
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.admin import testrun
+from bot.admin.testrun import Outcome
 from bot.core.engine import Assistant
 from bot.knowledge.loader import check_knowledge
 from bot.knowledge.problems import KnowledgeError, Problem
@@ -43,12 +45,16 @@ class Version:
 @dataclass(frozen=True)
 class ReloadResult:
     """Outcome of one reload: ``ok``; the version serving afterwards; the problems found
-    (errors when not ok, warnings otherwise); ``changed`` when a new version was swapped in."""
+    (errors when not ok, warnings otherwise); ``changed`` when a new version was swapped in;
+    ``tests``: the admins' test questions (tests.yaml) the new version fails, each with the
+    answer of the version serving before (a version failing them is refused unless forced).
+    """
 
     ok: bool
     serving: Version
     problems: list[Problem] = field(default_factory=list)
     changed: bool = False
+    tests: list[Outcome] = field(default_factory=list)
 
 
 def git_commit(directory: Path) -> str | None:
@@ -69,14 +75,18 @@ class KnowledgeHolder:
         on_loaded: called as ``on_loaded(version, ok, errors)`` after each attempt (to record
             it); its failures are logged, never raised.
         clock: returns the current time, UTC (replaceable in tests).
+        check_tests: refuse a new version whose test questions (tests.yaml) fail
+            (setting RELOAD_CHECK_TESTS); ``reload(force=True)`` loads it anyway.
     Raises:
         KnowledgeError: at construction, when the folder has errors (nothing to serve yet).
     """
 
     def __init__(self, directory: str | Path, *, trigger: str = "startup",
                  on_loaded: Callable[[Version, bool, int], None] | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 check_tests: bool = True):
         self.directory = Path(directory)
+        self.check_tests = check_tests
         self._on_loaded = on_loaded
         self._clock = clock
         self._lock = threading.Lock()  # one reload at a time; readers never wait
@@ -96,6 +106,7 @@ class KnowledgeHolder:
         """A holder serving ``assistant`` with no folder to reload from (tests, embedding)."""
         holder = cls.__new__(cls)
         holder.directory, holder._on_loaded = None, None
+        holder.check_tests = True
         holder._clock = lambda: datetime.now(UTC)
         holder._lock = threading.Lock()
         holder._assistant = assistant
@@ -112,11 +123,15 @@ class KnowledgeHolder:
         """The version serving now."""
         return self._version
 
-    def reload(self, trigger: str) -> ReloadResult:
-        """Validate the folder again and swap in the new version when it is good.
+    def reload(self, trigger: str, *, force: bool = False) -> ReloadResult:
+        """Validate the folder again and swap in the new version when it is good: valid,
+        and passing its test questions (tests.yaml) unless ``force`` or ``check_tests`` is
+        off (then it is loaded and the result still lists the questions it fails).
 
         Args:
             trigger: what asked for it (recorded with the version).
+            force: load a valid version even when test questions fail (``/reload force``:
+                the admin changed those answers on purpose).
         Returns:
             a :class:`ReloadResult`; never raises for bad knowledge (the old version stays).
         """
@@ -124,7 +139,9 @@ class KnowledgeHolder:
             return ReloadResult(False, self._version, [Problem(
                 "-", message="this bot was started without a knowledge folder to reload")])
         with self._lock:
-            knowledge, problems = check_knowledge(self.directory)
+            built: list[Assistant] = []  # the Assistant built for the warnings, reused
+            knowledge, problems = check_knowledge(
+                self.directory, checks=lambda assistant: built.append(assistant) or [])
             errors = [p for p in problems if p.severity == "error"]
             if knowledge is None:
                 failed = self._identify("invalid", trigger)
@@ -134,12 +151,20 @@ class KnowledgeHolder:
                 return ReloadResult(False, self._version, problems)
             if knowledge.version == self._version.version:
                 return ReloadResult(True, self._version, problems)
-            assistant = Assistant(knowledge)      # built completely before the swap
+            assistant = built[0] if built else Assistant(knowledge)  # built before the swap
+            failed, failing = testrun.guard(self.directory, assistant, self._assistant)
+            if failed and self.check_tests and not force:
+                refused = self._identify(knowledge.version, trigger)
+                log.warning("knowledge reload (%s) refused: %d test question(s) fail; still "
+                            "serving %s", trigger, len(failing), self._version.version)
+                self._notify(refused, False, len(failed))
+                return ReloadResult(False, self._version, failed + problems, tests=failing)
             version = self._identify(knowledge.version, trigger)
             self._assistant, self._version = assistant, version
             log.info("knowledge %s loaded (%s)", version.version, trigger)
             self._notify(version, True, 0)
-            return ReloadResult(True, version, problems, changed=True)
+            shown = [replace(p, severity="warning") for p in failed]  # loaded on purpose
+            return ReloadResult(True, version, shown + problems, changed=True, tests=failing)
 
     def _identify(self, content: str, trigger: str) -> Version:
         return Version(content, git_commit(self.directory), trigger, self._clock())

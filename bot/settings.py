@@ -44,6 +44,9 @@ class Settings(BaseSettings):
         question_retention_days: days unanswered questions and counts are kept
             (QUESTION_RETENTION_DAYS, default 30).
         watch_knowledge: reload when the knowledge folder changes (WATCH_KNOWLEDGE).
+        reload_check_tests: refuse a reloaded knowledge version whose test questions
+            (tests.yaml) fail (RELOAD_CHECK_TESTS, default true); false loads it anyway
+            and still tells the admins which answers changed.
         wechat_token: the Token of the WeChat Official Account's server configuration
             (WECHAT_TOKEN; 3-32 letters or digits); ``forumbot wechat`` needs it.
         wechat_app_id: the Official Account's AppID (WECHAT_APP_ID, "wx..."); needed in safe
@@ -72,6 +75,7 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     question_retention_days: int = Field(default=30, ge=1, le=3650)
     watch_knowledge: bool = True
+    reload_check_tests: bool = True
     wechat_token: SecretStr | None = None
     wechat_app_id: str | None = None
     wechat_encoding_aes_key: SecretStr | None = None

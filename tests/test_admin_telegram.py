@@ -126,3 +126,27 @@ async def test_sighup_reloads_a_running_forumbot(fake, knowledge_copy, tmp_path)
         proc.send_signal(signal.SIGTERM)
         await asyncio.to_thread(proc.communicate, timeout=20)
     assert proc.returncode == 0
+
+
+async def test_an_edit_changing_a_tested_answer_is_refused_until_forced(fake, bot, knowledge_copy):
+    question = "who spoke about bleeding after birth"  # tests.yaml: Cai Bin's talk answers it
+    people = knowledge_copy / "people.yaml"
+    people.write_text(people.read_text(encoding="utf-8").replace(
+        "aliases: [Jihane Brini, Brini,", "aliases: [Jihane Brini, bleeding after birth, Brini,",
+        1), encoding="utf-8")
+    [report] = await fake.wait_for_sent(1, timeout=10)
+    assert report["chat"]["id"] == ADMIN
+    text = text_of(report)
+    assert "Knowledge update REJECTED: 1 test question(s) of tests.yaml" in text
+    assert f"'{question}' expects topic:postpartum-hemorrhage" in text
+    assert "before: session topic:postpartum-hemorrhage" in text
+    assert "new:    speaker person:brini-jihane" in text
+    fake.user_sends(question)
+    sent = await fake.wait_for_sent(2)
+    assert "Cai Bin" in text_of(sent[1])  # the last good version answers
+    fake.user_sends("/reload force", user_id=ADMIN, chat_id=ADMIN)
+    sent = await fake.wait_for_sent(3)
+    assert text_of(sent[2]).startswith("Knowledge reloaded: now serving version")
+    fake.user_sends(question)
+    sent = await fake.wait_for_sent(4)
+    assert "Brini Jihane" in text_of(sent[3])

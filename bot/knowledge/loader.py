@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from rapidfuzz import fuzz, process
@@ -27,7 +29,8 @@ LIST_SECTIONS: dict[str, type[BaseModel]] = {
 SINGLE_SECTIONS: dict[str, type[BaseModel]] = {
     "event": Event, "emergency": Emergency, "vocabulary": Vocabulary,
 }
-IGNORED_FILES = {"announcements.yaml"}  # read by the broadcast feature, not the matcher
+# read by the broadcast feature and by forumbot test, not the matcher
+IGNORED_FILES = {"announcements.yaml", "tests.yaml"}
 MAX_FILES = 200
 
 
@@ -196,7 +199,8 @@ class _Collector:
                            "this fact needs an `answer` (or `answer_from: date`)")
 
 
-def check_knowledge(directory: str | Path, *, warnings: bool = True
+def check_knowledge(directory: str | Path, *, warnings: bool = True,
+                    checks: Callable[[Any], list[Problem]] | None = None,
                     ) -> tuple[Knowledge | None, list[Problem]]:
     """Load and validate a knowledge folder without raising.
 
@@ -205,6 +209,10 @@ def check_knowledge(directory: str | Path, *, warnings: bool = True
         warnings: also compute the warnings of :mod:`bot.knowledge.warnings` (shared
             aliases, entries their own name does not reach, missing translations) when
             the knowledge is valid; they never make it invalid.
+        checks: more checks of a valid version, called with the
+            :class:`~bot.core.engine.Assistant` built for the warnings (built once for
+            both); an error among the problems it returns makes the version invalid
+            (``forumbot check`` passes the admins' test questions here).
     Returns:
         ``(knowledge, problems)``: knowledge is None when any problem is an error; problems
         (errors and warnings) are sorted by file, line and column.
@@ -229,18 +237,25 @@ def check_knowledge(directory: str | Path, *, warnings: bool = True
     if any(p.severity == "error" for p in problems):
         return None, problems
     knowledge = Knowledge(**c.singles, **c.sections, version=content_hash(files))
-    if warnings:
-        problems = sorted(problems + _warnings(knowledge, c),
-                          key=lambda p: (p.file, p.line or 0, p.column or 0))
+    if warnings or checks:
+        from bot.core.engine import Assistant  # the core imports the models: import late
+        assistant = Assistant(knowledge)
+        if warnings:
+            problems += _warnings(knowledge, c, assistant)
+        if checks:
+            problems += checks(assistant)
+        problems = sorted(problems, key=lambda p: (p.file, p.line or 0, p.column or 0))
+        if any(p.severity == "error" for p in problems):
+            return None, problems
     return knowledge, problems
 
 
-def _warnings(knowledge: Knowledge, c: _Collector) -> list[Problem]:
+def _warnings(knowledge: Knowledge, c: _Collector, assistant: Any) -> list[Problem]:
     """The warnings of :mod:`bot.knowledge.warnings`; a fault there never stops a load."""
     from .warnings import warnings_for  # it uses the core, which imports the models
     places = {key: (c.where[key][0], *c.paths[key]) for key in c.paths}
     try:
-        return warnings_for(knowledge, places)
+        return warnings_for(knowledge, places, assistant)
     except Exception as exc:  # noqa: BLE001 - warnings are advice: the knowledge is valid
         log.exception("the knowledge warnings could not be computed")
         return [Problem("-", message=f"the extra checks (warnings) failed: {exc!r}",

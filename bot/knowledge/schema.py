@@ -26,6 +26,7 @@ from pathlib import Path
 from pydantic import ConfigDict, create_model
 
 from .loader import LIST_SECTIONS, SINGLE_SECTIONS
+from .tests import TestQuestion
 
 SCHEMA_DIR = "schemas"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -42,7 +43,10 @@ FILES: dict[str, tuple[tuple[str, ...], str]] = {
                 "Find a Doctor: clinical specialties and the directory listings."),
     "emergency": (("emergency",), "Urgent-symptom rules and the emergency numbers."),
     "vocabulary": (("vocabulary",), "General vocabulary: stopwords, spelling variants, cues."),
+    "tests": (("tests",), "Test questions: what each question must get (forumbot test)."),
 }
+# sections of files the knowledge loader does not read (tests.yaml is read by forumbot test)
+OTHER_SECTIONS: dict[str, object] = {"tests": list[TestQuestion]}
 
 SECTION_DOCS = {
     "event": "The forum itself (only one, in one file).",
@@ -54,6 +58,7 @@ SECTION_DOCS = {
     "doctors": "Directory listings: practitioner is a person id.",
     "emergency": "Emergency numbers and urgent-symptom rules (only one, in one file).",
     "vocabulary": "Words for matching questions (only one, in one file).",
+    "tests": "Test questions: q, and expect (entry keys) and/or intent, optionally lang.",
 }
 
 TRANSLATABLE = "Plain text (English), or one text per language: en (required), fr, ar, zh."
@@ -149,12 +154,21 @@ FIELD_DOCS: dict[tuple[str, str], str] = {
     ("Vocabulary", "examples"): "Per language: the example questions the greeting and /help "
                                 "suggest (they must be answerable by this knowledge).",
     ("Vocabulary", "variants"): "Groups of spellings of one word; the first is used.",
+    ("TestQuestion", "q"): "The question, as a user would type it.",
+    ("TestQuestion", "expect"): "Entry (kind:id, like person:cai-bin) or list of entries the "
+                                "answer must name.",
+    ("TestQuestion", "intent"): "The intent the answer must have: emergency, fallback, "
+                                "greeting, help, smalltalk, event, session, speaker, doctor.",
+    ("TestQuestion", "lang"): "The language the answer must be in: en, fr, ar or zh.",
+    ("TestQuestion", "note"): "Why this question is here (not checked).",
     ("Vocabulary", "cues"): "Words that steer the answer: doctor, speakers, sessions, "
                             "greeting, help, thanks, about, offtopic.",
 }
 
 
 def _section_type(section: str):
+    if section in OTHER_SECTIONS:
+        return OTHER_SECTIONS[section]
     if section in LIST_SECTIONS:
         return list[LIST_SECTIONS[section]]
     return SINGLE_SECTIONS[section]

@@ -8,6 +8,7 @@ command, a change in the knowledge folder (watchfiles), and SIGHUP.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,8 @@ from telegram import Update
 from telegram.ext import Application, ContextTypes
 from watchfiles import awatch
 
+from bot.admin import testrun
+from bot.admin.testrun import Outcome
 from bot.reload import KnowledgeHolder, ReloadResult
 
 from .handlers import HOLDER, QUESTIONS, on_command
@@ -26,7 +29,7 @@ ADMINS = "admin_ids"
 VERSIONS = "version_log"
 WATCHER = "knowledge_watcher"
 ADMIN_COMMANDS: list[tuple[str, str]] = [
-    ("reload", "Reload the knowledge files now"),
+    ("reload", "Reload the knowledge files now (/reload force: even if test answers change)"),
     ("version", "Which knowledge version is serving"),
     ("unanswered", "Most frequent questions the bot could not answer"),
     ("stats", "Answers per intent and language: /stats [days]"),
@@ -60,10 +63,16 @@ def describe(result: ReloadResult) -> str:
     if result.ok:
         head = (f"Knowledge reloaded: now serving {serving}." if result.changed else
                 f"Knowledge unchanged: serving {serving}.")
+    elif result.tests:
+        head = (f"Knowledge update REJECTED: {len(result.tests)} test question(s) of tests.yaml "
+                f"would get another answer. Still answering from the last good {serving}. If "
+                "the change is deliberate, update tests.yaml or send /reload force.")
     else:
         errors = [p for p in result.problems if p.severity == "error"]
         head = (f"Knowledge update REJECTED: {len(errors)} error(s). Still answering from the "
                 f"last good {serving}.")
+    if result.tests:
+        return "\n".join([head, *changed_answers(result.tests)])
     lines = [head] + [str(p) for p in result.problems[:MAX_PROBLEMS_SHOWN]]
     if len(result.problems) > MAX_PROBLEMS_SHOWN:
         lines.append(f"... and {len(result.problems) - MAX_PROBLEMS_SHOWN} more "
@@ -71,14 +80,29 @@ def describe(result: ReloadResult) -> str:
     return "\n".join(lines)
 
 
+def changed_answers(failing: list[Outcome]) -> list[str]:
+    """The test questions a new version answers differently: question, expected, the
+    answer of the version serving before and of the new one (at most MAX_PROBLEMS_SHOWN)."""
+    lines = []
+    for o in failing[:MAX_PROBLEMS_SHOWN]:
+        lines.append(f"- {o.question.q!r} expects {o.expected()}")
+        if o.before is not None:
+            lines.append(f"  before: {testrun.describe(o.before)}")
+        lines.append(f"  new:    {testrun.describe(o.reply)}")
+    if len(failing) > MAX_PROBLEMS_SHOWN:
+        lines.append(f"... and {len(failing) - MAX_PROBLEMS_SHOWN} more (run forumbot test)")
+    return lines
+
+
 async def reload_and_report(app: Application, trigger: str, *, reply_to: int | None = None,
-                            ) -> ReloadResult:
+                            force: bool = False) -> ReloadResult:
     """Reload in a worker thread (the bot keeps answering meanwhile); tell the admin who
-    asked (``reply_to`` chat), and every admin when a version is rejected."""
+    asked (``reply_to`` chat), and every admin when a version is rejected or loaded although
+    test questions now get other answers (``force``: ``/reload force``)."""
     holder: KnowledgeHolder = app.bot_data[HOLDER]
-    result = await asyncio.to_thread(holder.reload, trigger)
+    result = await asyncio.to_thread(functools.partial(holder.reload, trigger, force=force))
     text = describe(result)
-    chats = set(app.bot_data.get(ADMINS, ())) if not result.ok else set()
+    chats = set(app.bot_data.get(ADMINS, ())) if not result.ok or result.tests else set()
     if reply_to is not None:
         chats.add(reply_to)
     for chat in chats:
@@ -90,10 +114,13 @@ async def reload_and_report(app: Application, trigger: str, *, reply_to: int | N
 
 
 async def on_reload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/reload: validate and swap in the knowledge folder now."""
+    """/reload: validate and swap in the knowledge folder now; ``/reload force`` loads a
+    valid version even when test questions get other answers (a deliberate change)."""
     user = update.effective_user
-    await reload_and_report(context.application, f"/reload by admin {user.id}",
-                            reply_to=update.effective_chat.id)
+    force = [a.lower() for a in context.args or []] == ["force"]
+    await reload_and_report(context.application,
+                            f"/reload {'force ' if force else ''}by admin {user.id}",
+                            reply_to=update.effective_chat.id, force=force)
 
 
 async def on_version(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
