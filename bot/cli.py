@@ -14,6 +14,9 @@ from datetime import UTC
 from pathlib import Path
 from urllib.parse import urlparse
 
+from alembic.util import CommandError as AlembicError
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot import logs
 from bot.channels import console
 from bot.core.engine import Assistant
@@ -21,6 +24,7 @@ from bot.core.types import Message
 from bot.knowledge.loader import check_knowledge
 from bot.knowledge.problems import KnowledgeError
 from bot.settings import ConfigError, Settings
+from bot.storage.db import database_failure, database_secrets
 
 
 def _assistant(directory: Path) -> Assistant:
@@ -290,14 +294,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings()
     except ValueError as exc:  # pydantic's ValidationError: name the setting, not its value
-        names = ", ".join(str(e["loc"][0]).upper() for e in exc.errors())
-        print(f"forumbot: invalid setting(s): {names}", file=sys.stderr)
+        problems = "; ".join(f"{str(e['loc'][0]).upper()} ({e['msg']})" for e in exc.errors())
+        print(f"forumbot: invalid setting(s): {problems}", file=sys.stderr)
         return 2
     secret = [s.get_secret_value() for s in (settings.telegram_bot_token,
                                                settings.webhook_secret, settings.wechat_token,
                                                settings.wechat_encoding_aes_key)
               if s is not None]
-    logs.configure(settings.log_level, secret)
+    logs.configure(settings.log_level, [*secret, *database_secrets(settings.database_url)])
     try:
         return args.func(args, settings)
     except KnowledgeError as exc:
@@ -305,6 +309,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except ConfigError as exc:
         print(f"forumbot: {exc}", file=sys.stderr)
+        return 2
+    except (SQLAlchemyError, AlembicError) as exc:  # unreachable, refused, newer schema...
+        print(f"forumbot: {database_failure(exc, settings.database_url)}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # "forumbot ask ... | head": the reader left, nothing is wrong
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -81,6 +82,23 @@ class Settings(BaseSettings):
     wechat_encoding_aes_key: SecretStr | None = None
     broadcast_rate: float = Field(default=25.0, gt=0, le=100_000)
     broadcast_max_age_hours: float = Field(default=6, gt=0, le=24 * 365)
+
+    @field_validator("telegram_api_base_url")
+    @classmethod
+    def _check_api_url(cls, value: str) -> str:
+        """An http(s) URL with a host, like ``https://api.telegram.org/bot``; anything else
+        would only fail later, inside the HTTP client, with a confusing error."""
+        value = value.strip()
+        try:
+            parts = urlsplit(value)
+            port = parts.port  # raises on a port that is not a number
+        except ValueError:
+            parts, port = None, None
+        if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname
+                or any(ch.isspace() for ch in value) or (port is not None and not port)):
+            raise ValueError("expected an http:// or https:// URL with a host, like "
+                             "https://api.telegram.org/bot")
+        return value
 
     @field_validator("admin_user_ids", mode="before")
     @classmethod

@@ -1,7 +1,9 @@
 """What the bot answered, per day, intent and language, and what it could not answer.
 
 Only counts and normalised question text are kept, never who asked: admins see which
-questions fail often (to add knowledge for them), not which user asked them.
+questions fail often (to add knowledge for them), not which user asked them; contact details
+typed into a question (phone numbers, e-mail addresses, long numbers) are masked before
+storing (:mod:`bot.storage.privacy`).
 """
 from __future__ import annotations
 
@@ -13,8 +15,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from bot.core.normalize import normalize
-
 from .models import (
     MAX_INTENT_CHARS,
     MAX_KEY_CHARS,
@@ -25,6 +25,7 @@ from .models import (
     as_utc,
     utc_now,
 )
+from .privacy import question_for_log
 
 _counts = ReplyCountModel.__table__
 _questions = UnansweredQuestionModel.__table__
@@ -116,8 +117,9 @@ class QuestionLog:
 
         Args:
             question: what the user typed. Stored only when ``answered`` is False, as
-                :func:`bot.core.normalize.normalize` gives it, cut to 500 characters;
-                a question that normalises to nothing (only punctuation) is not stored.
+                :func:`bot.storage.privacy.question_for_log` gives it (normalised, with
+                e-mail addresses, @handles, phone and other long numbers masked), cut to
+                500 characters; a question without any word left is not stored.
             intent: the reply's intent (1-32 characters, e.g. "fallback").
             lang: the reply's language code (1-16 characters, e.g. "fr").
             answered: False for the fallback or a low-confidence answer.
@@ -134,7 +136,7 @@ class QuestionLog:
         if closest is not None:
             _check_label("closest", closest, MAX_KEY_CHARS)
         now = self._now()
-        text = "" if answered else normalize(question)[:MAX_QUESTION_CHARS].rstrip()
+        text = "" if answered else question_for_log(question)[:MAX_QUESTION_CHARS].rstrip()
 
         count = self._insert(_counts).values(day=now.date(), intent=intent, lang=lang, count=1)
         count = count.on_conflict_do_update(
