@@ -1,5 +1,6 @@
 """The ``forumbot`` console script: ``chat``, ``ask``, ``check``, ``run`` (Telegram long
-polling), ``webhook`` (Telegram webhook server) and ``wechat`` (WeChat webhook server).
+polling), ``webhook`` (Telegram webhook server), ``wechat`` (WeChat webhook server) and
+``web`` (web chat).
 
 Exit status: 0 success; 1 the knowledge has errors (``check``); 2 the knowledge could not be
 loaded, or a setting is missing or malformed (one line on stderr, never a secret).
@@ -165,6 +166,16 @@ def cmd_wechat(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_web(args, settings: Settings) -> int:
+    """The web chat (page, widget and JSON API) on WEBHOOK_LISTEN:PORT (blocks until
+    SIGINT/SIGTERM)."""
+    from bot.channels.web.adapter import LocalService
+    from bot.channels.web.app import run  # only needed here
+    assistant = _assistant(args.knowledge or settings.knowledge_dir)
+    run(settings, LocalService(assistant), lambda: assistant.k)
+    return 0
+
+
 def cmd_report(args, settings: Settings) -> int:
     """Reports for admins from the database: ``unanswered`` questions or reply ``stats``."""
     from datetime import datetime, timedelta
@@ -275,6 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("wechat", help="serve the WeChat Official Account webhook on "
                                       "PORT at /wechat (WECHAT_TOKEN)")
     p.set_defaults(func=cmd_wechat)
+    p = sub.add_parser("web", help="serve the web chat (page at /, widget at /widget.js, "
+                                   "JSON API at /api/messages) on PORT")
+    p.set_defaults(func=cmd_web)
     p = sub.add_parser("report", help="admin reports from the database (DATABASE_URL)")
     p.add_argument("what", choices=("unanswered", "stats"))
     p.add_argument("--days", type=int, default=30, help="period, in days back from today")

@@ -3,12 +3,14 @@
 Environment names are the project's interface: TELEGRAM_BOT_TOKEN, TELEGRAM_API_BASE_URL,
 ADMIN_USER_IDS, DATABASE_URL, KNOWLEDGE_DIR, DEFAULT_TIMEZONE, PORT, WEBHOOK_URL,
 WEBHOOK_SECRET, WEBHOOK_LISTEN, LOG_LEVEL, WECHAT_TOKEN, WECHAT_APP_ID,
-WECHAT_ENCODING_AES_KEY, BROADCAST_RATE, BROADCAST_MAX_AGE_HOURS. Secrets are SecretStr: they
+WECHAT_ENCODING_AES_KEY, BROADCAST_RATE, BROADCAST_MAX_AGE_HOURS, WEB_ALLOWED_ORIGINS,
+WEB_TRUSTED_PROXIES, WEB_RATE_LIMIT_IP, WEB_RATE_LIMIT_CONVERSATION. Secrets are SecretStr: they
 never show in a repr, a log line or an error message.
 """
 from __future__ import annotations
 
 import re
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -18,6 +20,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 BUNDLED_KNOWLEDGE = Path(__file__).resolve().parent.parent / "knowledge"
 TOKEN_SHAPE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,100}$")
+ORIGIN_SHAPE = re.compile(r"^https?://(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d{1,5})?$")
 
 
 class ConfigError(Exception):
@@ -58,6 +61,17 @@ class Settings(BaseSettings):
             average (BROADCAST_RATE, default 25.0; Telegram allows about 30 overall).
         broadcast_max_age_hours: an announcement due longer ago than this (the bot was
             down) is skipped, not sent (BROADCAST_MAX_AGE_HOURS, default 6).
+        web_allowed_origins: origins (``https://www.hospital.example``) whose pages may
+            embed the web chat (CSP frame-ancestors) and call its JSON API from the browser
+            (CORS); comma-separated (WEB_ALLOWED_ORIGINS; default none: same origin only).
+        web_trusted_proxies: addresses or networks of the reverse proxies whose
+            X-Forwarded-For and X-Forwarded-Proto headers the web chat believes, comma-
+            separated, or ``*`` (WEB_TRUSTED_PROXIES; default none: the headers are ignored).
+        web_rate_limit_ip: messages one client address may send to the web chat
+            (WEB_RATE_LIMIT_IP, default "60/minute"; the `limits` notation, several
+            separated by ";", e.g. "60/minute;600/hour").
+        web_rate_limit_conversation: messages one web conversation may send
+            (WEB_RATE_LIMIT_CONVERSATION, default "20/minute").
     """
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8",
@@ -82,6 +96,10 @@ class Settings(BaseSettings):
     wechat_encoding_aes_key: SecretStr | None = None
     broadcast_rate: float = Field(default=25.0, gt=0, le=100_000)
     broadcast_max_age_hours: float = Field(default=6, gt=0, le=24 * 365)
+    web_allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    web_trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    web_rate_limit_ip: str = "60/minute"
+    web_rate_limit_conversation: str = "20/minute"
 
     @field_validator("telegram_api_base_url")
     @classmethod
@@ -108,6 +126,35 @@ class Settings(BaseSettings):
             if not all(p.isdigit() for p in parts):
                 raise ValueError("ADMIN_USER_IDS must be numeric user ids separated by commas")
             return [int(p) for p in parts]
+        return value
+
+    @field_validator("web_allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value):
+        if isinstance(value, str):
+            value = [p.strip() for p in value.split(",") if p.strip()]
+        origins = [str(o).rstrip("/").lower() for o in value]
+        bad = [o for o in origins if not ORIGIN_SHAPE.match(o)]
+        if bad:
+            raise ValueError("WEB_ALLOWED_ORIGINS must be origins like https://www.example.org "
+                             "(scheme, host, optional port; no path), separated by commas")
+        return origins
+
+    @field_validator("web_trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value):
+        if isinstance(value, str):
+            value = [p.strip() for p in value.split(",") if p.strip()]
+        for item in value:
+            if item != "*":
+                ip_network(item, strict=False)  # ValueError names the setting, not the value
+        return list(value)
+
+    @field_validator("web_rate_limit_ip", "web_rate_limit_conversation")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from limits import parse_many
+        parse_many(value)  # ValueError on "60 per fortnight" and the like
         return value
 
     def bot_token(self) -> str:

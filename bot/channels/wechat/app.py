@@ -31,13 +31,10 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-import signal
-import socket
 import time
 from dataclasses import dataclass
 from xml.etree.ElementTree import Element, ParseError
 
-import uvicorn
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring as defused_fromstring
 from starlette.applications import Starlette
@@ -51,6 +48,7 @@ from wechatpy.messages import BaseMessage
 from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
 
+from bot.channels.serve import serve
 from bot.core.engine import Assistant
 from bot.core.types import Message, Reply
 from bot.settings import ConfigError, Settings
@@ -303,32 +301,8 @@ def run(settings: Settings, assistant: Assistant) -> None:
             or the address cannot be bound.
     """
     creds = credentials(settings)
-    host, port = settings.webhook_listen, settings.port
-    try:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.create_server((host, port), family=family)
-    except OSError as exc:
-        raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror or type(exc).__name__}"
-                          "); check WEBHOOK_LISTEN and PORT") from None
-    config = uvicorn.Config(create_app(assistant, creds), log_config=None, access_log=False,
-                            server_header=False, timeout_graceful_shutdown=5)
-    server = uvicorn.Server(config)
-    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the
-    # handler it found installed. This one just asks the server to stop, so a signal
-    # arriving before uvicorn's own handlers are in place still stops it, and the command
-    # ends with status 0 like the Telegram ones (not killed by its own signal).
-    def stop(signum, frame) -> None:
-        server.should_exit = True
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    log.info("WeChat webhook on %s:%s%s (%s mode)", host, port, PATH,
-             "AES safe" if creds.safe_mode else "plain")
-    try:
-        server.run(sockets=[sock])
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        sock.close()
+    serve(create_app(assistant, creds), settings.webhook_listen, settings.port,
+          "WeChat webhook", f"{PATH} ({'AES safe' if creds.safe_mode else 'plain'} mode)")
 
 
 # -- helpers ------------------------------------------------------------------------------
