@@ -146,15 +146,23 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             value = [p.strip() for p in value.split(",") if p.strip()]
         for item in value:
-            if item != "*":
-                ip_network(item, strict=False)  # ValueError names the setting, not the value
+            try:
+                if item != "*":
+                    ip_network(item, strict=False)
+            except ValueError:  # its message quotes the value: say what is expected instead
+                raise ValueError("expected IP addresses or networks (10.0.0.0/8) or *, "
+                                 "separated by commas") from None
         return list(value)
 
     @field_validator("web_rate_limit_ip", "web_rate_limit_conversation")
     @classmethod
     def _rate_limit(cls, value: str) -> str:
         from limits import parse_many
-        parse_many(value)  # ValueError on "60 per fortnight" and the like
+        try:
+            parse_many(value)
+        except ValueError:  # its message quotes the value: say what is expected instead
+            raise ValueError('expected a rate like "60/minute" (several separated by ";")'
+                             ) from None
         return value
 
     def bot_token(self) -> str:

@@ -338,7 +338,7 @@ def test_forumbot_web_serves_the_chat_and_stops_on_sigterm(tmp_path):
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=15)
     assert proc.returncode == 0, err
-    assert f"web chat on 127.0.0.1:{port}" in err and "Cai Bin" not in err
+    assert "web chat on 127.0.0.1:" in err and "Cai Bin" not in err
 
 
 @pytest.mark.parametrize("name,value", [("WEB_ALLOWED_ORIGINS", "https://a.example/path"),
