@@ -377,7 +377,7 @@ class Assistant:
             return self._reply("doctor", render.directory_overview(self.k), lang,
                                confidence=conf,
                                ids=tuple(f"doctor:{d.id}" for d in self.k.doctors),
-                               choices=tuple(Choice(f"specialty:{s.id}", s.name)
+                               choices=tuple(Choice(f"specialty:{s.id}", render.name_of(s))
                                              for s in self.k.specialties))
         return self._reply("help", render.help_text(self.k), lang, choices=_list_choices())
 

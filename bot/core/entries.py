@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 
-from bot.knowledge.models import Knowledge, all_texts
+from bot.knowledge.models import LANGS, Knowledge, all_texts, text_in
 
 from .index import MatchIndex
 from .normalize import is_han, tokenize
@@ -17,7 +17,8 @@ from .normalize import is_han, tokenize
 
 def alias_triples(k: Knowledge) -> Iterator[tuple[str, str, bool]]:
     """Yield ``(key, text, is_description)`` for every alias of every entry and cue."""
-    yield f"event:{k.event.id}", k.event.name, False
+    for name in all_texts(k.event.name):
+        yield f"event:{k.event.id}", name, False
     for alias in k.event.aliases:
         yield f"event:{k.event.id}", alias, False
     for fact in k.facts:
@@ -31,8 +32,11 @@ def alias_triples(k: Knowledge) -> Iterator[tuple[str, str, bool]]:
             if 2 <= len(words) <= 3 and alias.isascii():
                 # "qinjing": a typo in a short syllable ("quin jing") still reaches the name
                 yield key, "".join(words), False
-        for role in all_texts(person.role) or [""]:
-            described = " ".join(x for x in (role, person.institution) if x)
+        # role and institution in the same language: "Director of ... Shanghai General
+        # Hospital", "上海市第一人民医院合作交流处处长 上海市第一人民医院"
+        for described in dict.fromkeys(" ".join(x for x in (text_in(person.role, lang),
+                                                            text_in(person.institution, lang))
+                                                if x) for lang in LANGS):
             if described:
                 yield key, described, True
     for talk in k.talks:

@@ -7,7 +7,7 @@ date) the text says the source does not give it, never a guess.
 """
 from __future__ import annotations
 
-from bot.i18n import _, current, localized
+from bot.i18n import _, current, localized, ngettext, number
 from bot.knowledge.models import Doctor, Event, Fact, Knowledge, Person, Specialty, Talk, Topic
 
 
@@ -88,13 +88,14 @@ def talk_card(k: Knowledge, talk: Talk) -> str:
 
 def person_card(k: Knowledge, person: Person) -> str:
     """Return who a person is (role, institution), what they did at the forum, their talks."""
-    first = person.name
     role = localized(person.role) if person.role else ""
-    if role:
-        first += f", {role}"
-    if person.institution and person.institution not in role:
-        first += f" ({person.institution})"
-    lines = [first + "."]
+    first = _("{name}, {role}").format(name=person.name, role=role) if role else person.name
+    institution = localized(person.institution) if person.institution else ""
+    if institution and institution not in role:
+        first += f" ({institution})"
+    elif not role and person.title:
+        first += f" ({localized(person.title)})"
+    lines = [_("{sentence}.").format(sentence=first)]
     talks = k.talks_by(person.id)
     if talks:
         lines += [_("Talk subject: {subject}.").format(subject=localized(t.title)) + "\n"
@@ -125,9 +126,9 @@ def doctor_card(k: Knowledge, doctor: Doctor) -> str:
         topics = listing(name_of(k.get("topic", c)) for c in doctor.conditions)
         lines.append(_("Spoke at the forum on: {topics}.").format(topics=topics))
     if doctor.organization:
-        lines.append(_("Organisation: {name}.").format(name=doctor.organization))
+        lines.append(_("Organisation: {name}.").format(name=localized(doctor.organization)))
     if doctor.location:
-        lines.append(_("Location: {place}.").format(place=doctor.location))
+        lines.append(_("Location: {place}.").format(place=localized(doctor.location)))
     if doctor.communication:
         lines.append(_("Languages: {codes}.").format(codes=", ".join(doctor.communication)))
     if doctor.telecom:
@@ -148,8 +149,8 @@ def doctors_list(k: Knowledge, doctors: list[Doctor], none_on: list[Topic] = ())
     if none_on:
         head = _("None of them spoke on {topics} at the forum.").format(
             topics=_join(name_of(t).lower() for t in none_on)) + "\n"
-    count = (_("Find a Doctor: 1 clinician.") if len(doctors) == 1 else
-             _("Find a Doctor: {count} clinicians.").format(count=len(doctors)))
+    count = ngettext("Find a Doctor: {count} clinician.", "Find a Doctor: {count} clinicians.",
+                     len(doctors)).format(count=number(len(doctors)))
     return head + count + "\n\n" + "\n\n".join(doctor_card(k, d) for d in doctors)
 
 
@@ -166,8 +167,9 @@ def no_match_for_doctor(k: Knowledge) -> str:
 
 def directory_overview(k: Knowledge) -> str:
     """Return the Find a Doctor overview: every specialty with its clinicians."""
-    lines = [_("Find a Doctor lists the {count} clinicians who spoke at the forum:").format(
-        count=len(k.doctors))]
+    lines = [ngettext("Find a Doctor lists the {count} clinician who spoke at the forum:",
+                      "Find a Doctor lists the {count} clinicians who spoke at the forum:",
+                      len(k.doctors)).format(count=number(len(k.doctors)))]
     for sp in k.specialties:
         names = [person_name(k, d.practitioner) for d in k.doctors if sp.id in d.specialty]
         if names:
@@ -188,8 +190,9 @@ def topic_talks(k: Knowledge, topics: list[Topic], talks: list[Talk]) -> str:
     if len(talks) == 1:
         return _("At the forum, {topics} was covered by this talk:").format(topics=names) + \
             "\n" + talk_card(k, talks[0])
-    return (_("At the forum, {topics} was covered by {count} talks:").format(
-        topics=names, count=len(talks)) + "\n\n" + "\n\n".join(talk_card(k, t) for t in talks))
+    return (ngettext("At the forum, {topics} was covered by {count} talk:",
+                     "At the forum, {topics} was covered by {count} talks:", len(talks)).format(
+        topics=names, count=number(len(talks))) + "\n\n" + "\n\n".join(talk_card(k, t) for t in talks))
 
 
 def talks_found(k: Knowledge, talks: list[Talk]) -> str:
@@ -208,7 +211,8 @@ def speakers(k: Knowledge) -> str:
     """Return the speakers of the talks, then the other people of the opening and closing."""
     talk_people = [k.get("person", t.speaker) for t in sorted(k.talks, key=lambda t: t.order)]
     lines = [_("Speakers of the expert talks:")]
-    lines += [f"- {p.name}" + (f" ({p.title})" if p.title else "") for p in talk_people]
+    lines += [f"- {p.name}" + (f" ({localized(p.title)})" if p.title else "")
+              for p in talk_people]
     others = [p for p in k.people if p not in talk_people]
     if others:
         lines.append(_("Also at the opening and closing: {names}.").format(
@@ -241,10 +245,11 @@ def fact(k: Knowledge, item: Fact) -> str:
         if not k.event.source_url:
             return _("The knowledge gives no link to the source article.")
         return _("The source is the article \"{name}\": {url}").format(
-            name=k.event.name, url=k.event.source_url)
+            name=localized(k.event.name), url=k.event.source_url)
     if item.answer_from == "location":
         if k.event.location:
-            return _("The forum took place at {place}.").format(place=k.event.location)
+            return _("The forum took place at {place}.").format(
+                place=localized(k.event.location))
         return _("The forum was held {format}; no venue is given in the article.").format(
             format=format_word(k.event.format))
     return localized(item.answer) if item.answer else ""
@@ -253,16 +258,18 @@ def fact(k: Knowledge, item: Fact) -> str:
 def event_overview(k: Knowledge) -> str:
     """Return what the forum was: name, summary, format and audience."""
     e = k.event
-    last = (_("It was held {format} and gained {followers} online followers.").format(
-        format=format_word(e.format), followers=f"{e.followers:,}") if e.followers else
+    last = (ngettext("It was held {format} and gained {followers} online follower.",
+                     "It was held {format} and gained {followers} online followers.",
+                     e.followers).format(format=format_word(e.format),
+                                         followers=number(e.followers)) if e.followers else
         _("It was held {format}.").format(format=format_word(e.format)))
-    return f"{e.name}.\n{localized(e.summary)}\n{last}"
+    return f"{localized(e.name)}.\n{localized(e.summary)}\n{last}"
 
 
 def greeting(k: Knowledge) -> str:
     """Return the welcome text with example questions."""
     return "\n".join([
-        _("Hello! I am Summit Assistant, for the {forum}.").format(forum=k.event.name),
+        _("Hello! I am Summit Assistant, for the {forum}.").format(forum=localized(k.event.name)),
         _("Ask me about the talks, the speakers, or to find a doctor. For example:"),
         *(f"- {q}" for q in examples(k)),
         _("In an emergency, call {numbers}.").format(numbers=numbers_line(k)),
@@ -332,6 +339,11 @@ def section_label(key: str) -> str:
 def doctor_card_label() -> str:
     """Return the label of the button that opens a person's Find a Doctor card."""
     return _("Find a Doctor card")
+
+
+def emergency_label() -> str:
+    """Return the title of the emergency guidance offered as an inline result."""
+    return _("Emergency: call now")
 
 
 def all_speakers_label() -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 
 LOCALES = Path(__file__).resolve().parent / "locales"
 SUPPORTED: tuple[str, ...] = ("en", "fr", "ar", "zh")
@@ -52,6 +53,22 @@ def _(message: str) -> str:
     return translations(_current.get()).gettext(message)
 
 
+def ngettext(singular: str, plural: str, count: int) -> str:
+    """Translate a string that states a count into the current language, in the plural
+    form the count takes there (the ``Plural-Forms`` of the catalog, from Babel's CLDR
+    rules: Arabic has six forms, zero, one, two, few (3-10), many (11-99) and other;
+    French uses the singular for 0 and 1; Chinese has one form).
+
+    Args:
+        singular, plural: the English forms (``{count}`` is filled in by the caller with
+            ``.format``; a translated form may leave the number out, like the Arabic dual).
+        count: the number (a non-negative int).
+    Returns:
+        the form to ``.format(count=...)``.
+    """
+    return translations(_current.get()).ngettext(singular, plural, count)
+
+
 @contextmanager
 def language(lang: str | None) -> Iterator[str]:
     """Write replies in ``lang`` inside the block (unsupported or None: English)."""
@@ -61,6 +78,13 @@ def language(lang: str | None) -> Iterator[str]:
         yield chosen
     finally:
         _current.reset(token)
+
+
+def number(value: int) -> str:
+    """Return a whole number written the way the current language groups digits
+    ("12,000" in English and Chinese, "12 000" with a narrow no-break space in French;
+    Arabic keeps the Western digits used in Morocco: "12,000"), by Babel's CLDR data."""
+    return format_decimal(value, locale=_current.get())
 
 
 def localized(value: str | dict[str, str]) -> str:

@@ -17,8 +17,21 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from rapidfuzz import fuzz, process
 
-from .models import Doctor, Emergency, Event, Fact, Knowledge, Person, Specialty, Talk, Topic, Vocabulary
+from .models import (
+    Doctor,
+    Emergency,
+    Event,
+    Fact,
+    Knowledge,
+    Person,
+    Specialty,
+    Talk,
+    Topic,
+    Translations,
+    Vocabulary,
+)
 from .problems import KnowledgeError, Problem
+from .translations import translation_problems
 from .yamlsafe import field_path, load_yaml_file, position_of
 
 log = logging.getLogger(__name__)
@@ -28,6 +41,7 @@ LIST_SECTIONS: dict[str, type[BaseModel]] = {
 }
 SINGLE_SECTIONS: dict[str, type[BaseModel]] = {
     "event": Event, "emergency": Emergency, "vocabulary": Vocabulary,
+    "translations": Translations,
 }
 # read by the broadcast feature and by forumbot test, not the matcher
 IGNORED_FILES = {"announcements.yaml", "tests.yaml"}
@@ -117,6 +131,7 @@ class _Collector:
                 if entry is not None:
                     self.singles[section] = entry
                     self.where[(section, "")] = (str(path), line, col, section)
+                    self.paths[(section, "")] = (positions, (section,))
             elif section in LIST_SECTIONS:
                 self._read_list(section, value, path, positions)
             else:
@@ -198,6 +213,21 @@ class _Collector:
                 self.error(file, line, col, f"{base}.answer",
                            "this fact needs an `answer` (or `answer_from: date`)")
 
+    def check_translations(self) -> None:
+        """Every user-visible text in all four languages (bot.knowledge.translations)."""
+        policy = self.singles.get("translations")
+        english_first = isinstance(policy, Translations) and policy.english_first
+        located = []
+        for section in ("event", "emergency"):
+            if section in self.singles:
+                located.append((self.where[(section, "")][0], *self.paths[(section, "")],
+                                self.singles[section]))
+        for section, entries in self.sections.items():
+            for entry in entries:
+                located.append((self.where[(section, entry.id)][0],
+                                *self.paths[(section, entry.id)], entry))
+        self.problems.extend(translation_problems(located, english_first))
+
 
 def check_knowledge(directory: str | Path, *, warnings: bool = True,
                     checks: Callable[[Any], list[Problem]] | None = None,
@@ -233,6 +263,7 @@ def check_knowledge(directory: str | Path, *, warnings: bool = True,
             c.error(folder, None, None, name, f"no file defines the `{name}:` section")
     if not c.unreadable:  # else every reference into the unreadable file would be an error
         c.cross_check(folder)
+    c.check_translations()
     problems = sorted(c.problems, key=lambda p: (p.file, p.line or 0, p.column or 0))
     if any(p.severity == "error" for p in problems):
         return None, problems

@@ -21,7 +21,9 @@ AliasText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 
 
 class LocalizedMap(BaseModel):
-    """The same text in several languages; English is required, the others optional."""
+    """The same text in several languages. English is required here; the others are
+    required by ``forumbot check`` (bot.knowledge.translations) unless the knowledge sets
+    ``translations: {english_first: true}``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -52,6 +54,13 @@ def all_texts(value: str | LocalizedMap | None) -> list[str]:
     return [t for t in (value.en, value.fr, value.ar, value.zh) if t]
 
 
+def text_in(value: str | LocalizedMap | None, lang: str) -> str | None:
+    """Return a localized value in ``lang``, else in English; None for None."""
+    if value is None or isinstance(value, str):
+        return value
+    return value.get(lang) or value.en
+
+
 class Entry(BaseModel):
     """Base of every model: unknown fields are errors, so a misspelt field name is caught."""
 
@@ -76,16 +85,16 @@ class Event(Entry):
     """The forum itself. ``date`` and ``start_time`` stay None while the source is silent."""
 
     id: EntryId
-    name: Text
+    name: LocalizedText
     aliases: list[AliasText] = []
     format: Literal["online", "in person", "hybrid"]
-    host: Text
-    co_organizers: list[Text] = []
+    host: LocalizedText
+    co_organizers: list[LocalizedText] = []
     followers: int | None = Field(default=None, ge=0)
     year: int = Field(ge=1900, le=2100)
     date: Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = None
     start_time: Annotated[str, StringConstraints(pattern=r"^\d{2}:\d{2}$")] | None = None
-    location: Text | None = None
+    location: LocalizedText | None = None
     source_url: Text | None = None
     summary: LocalizedText
 
@@ -118,10 +127,10 @@ class Person(Entry):
     id: EntryId
     name: Text
     aliases: list[AliasText] = []
-    title: Text | None = None
+    title: LocalizedText | None = None
     role: LocalizedText | None = None
-    institution: Text | None = None
-    country: Text | None = None
+    institution: LocalizedText | None = None
+    country: LocalizedText | None = None
     at_forum: LocalizedText | None = None
 
 
@@ -186,12 +195,12 @@ class Doctor(Entry):
 
     id: EntryId
     practitioner: EntryId
-    qualification: list[Text] = []
+    qualification: list[LocalizedText] = []
     communication: list[Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")]] = []
     specialty: list[EntryId] = Field(min_length=1)
     conditions: list[EntryId] = []
-    organization: Text | None = None
-    location: Text | None = None
+    organization: LocalizedText | None = None
+    location: LocalizedText | None = None
     telecom: list[Telecom] = []
     available_times: list[AvailableTime] = []
     source: Text | None = None
@@ -250,6 +259,20 @@ class Vocabulary(Entry):
                        "offtopic"], list[AliasText]] = {}
 
 
+class Translations(Entry):
+    """How strictly the knowledge must be translated (section ``translations``).
+
+    Every user-visible text (the fields of :data:`TRANSLATED_FIELDS`, and the display names
+    of topics and specialties) needs English, French, Arabic and Chinese: a missing language
+    is an error, so the bot never answers a French, Arabic or Chinese question in English.
+    ``english_first: true`` lets an admin publish new text in English before its
+    translations are ready: missing languages are then warnings and replies fall back to
+    English for them.
+    """
+
+    english_first: bool = False
+
+
 class Knowledge(BaseModel):
     """One validated knowledge version: every entry by kind, cross-references checked.
 
@@ -267,6 +290,7 @@ class Knowledge(BaseModel):
     doctors: list[Doctor] = []
     emergency: Emergency
     vocabulary: Vocabulary = Vocabulary()
+    translations: Translations = Translations()
     version: str = ""
 
     @cached_property
@@ -313,3 +337,14 @@ class Knowledge(BaseModel):
 
 
 _CACHED = ("entries", "_talks_by_speaker", "_doctor_by_person")
+
+# The user-visible text of each entry kind: every one needs all four languages (see
+# Translations). Names of people stay as the source writes them, in Latin letters.
+TRANSLATED_FIELDS: dict[type[BaseModel], tuple[str, ...]] = {
+    Event: ("name", "host", "co_organizers", "location", "summary"),
+    Fact: ("label", "answer"),
+    Person: ("title", "role", "institution", "country", "at_forum"),
+    Talk: ("title", "summary"),
+    Doctor: ("qualification", "organization", "location"),
+    EmergencyNumber: ("country", "service"),
+}

@@ -42,7 +42,9 @@ FILES: dict[str, tuple[tuple[str, ...], str]] = {
     "doctors": (("specialties", "doctors"),
                 "Find a Doctor: clinical specialties and the directory listings."),
     "emergency": (("emergency",), "Urgent-symptom rules and the emergency numbers."),
-    "vocabulary": (("vocabulary",), "General vocabulary: stopwords, spelling variants, cues."),
+    "vocabulary": (("vocabulary", "translations"),
+                   "General vocabulary: stopwords, spelling variants, cues; and how strictly "
+                   "the knowledge must be translated."),
     "tests": (("tests",), "Test questions: what each question must get (forumbot test)."),
 }
 # sections of files the knowledge loader does not read (tests.yaml is read by forumbot test)
@@ -59,9 +61,12 @@ SECTION_DOCS = {
     "emergency": "Emergency numbers and urgent-symptom rules (only one, in one file).",
     "vocabulary": "Words for matching questions (only one, in one file).",
     "tests": "Test questions: q, and expect (entry keys) and/or intent, optionally lang.",
+    "translations": "english_first: true publishes text without all four languages (a "
+                    "warning, English shown instead); false (default): an error.",
 }
 
-TRANSLATABLE = "Plain text (English), or one text per language: en (required), fr, ar, zh."
+TRANSLATABLE = ("One text per language: en, fr, ar and zh (plain text is English only: an "
+                "error unless translations.english_first is true).")
 ID = "Lowercase letters, digits and hyphens, like cai-bin; unique within its list."
 NEVER_INVENT = "Only from a real, checked source: never invented."
 
@@ -77,16 +82,17 @@ FIELD_DOCS: dict[tuple[str, str], str] = {
                           "bot writes it in Arabic.",
     ("Translated", "zh"): "Chinese names; the first is how the bot writes it in Chinese.",
     ("Event", "id"): ID,
-    ("Event", "name"): "Full name of the forum.",
+    ("Event", "name"): "Full name of the forum. " + TRANSLATABLE,
     ("Event", "aliases"): "Other ways users name the forum, any language.",
     ("Event", "format"): "online, in person or hybrid.",
-    ("Event", "host"): "Who hosted the forum.",
-    ("Event", "co_organizers"): "Who organised it jointly.",
+    ("Event", "host"): "Who hosted the forum. " + TRANSLATABLE,
+    ("Event", "co_organizers"): "Who organised it jointly (a list). " + TRANSLATABLE,
     ("Event", "followers"): "Number of online followers (a whole number).",
     ("Event", "year"): "Year of the forum.",
     ("Event", "date"): 'Date as "YYYY-MM-DD" in quotes; empty when the source does not say.',
     ("Event", "start_time"): 'Start time as "HH:MM" in quotes; empty when unknown.',
-    ("Event", "location"): "Where it took place; empty when the source does not say.",
+    ("Event", "location"): "Where it took place; empty when the source does not say. "
+                          + TRANSLATABLE,
     ("Event", "source_url"): "Link to the source article.",
     ("Event", "summary"): "What the forum was about. " + TRANSLATABLE,
     ("Fact", "id"): ID,
@@ -100,10 +106,11 @@ FIELD_DOCS: dict[tuple[str, str], str] = {
     ("Person", "name"): "The name as the article writes it.",
     ("Person", "aliases"): "Other spellings users type: name order swapped, misspellings, "
                            "other scripts.",
-    ("Person", "title"): "Title as the article gives it (Dr., Director, Mr.).",
+    ("Person", "title"): "Title as the article gives it (Dr., Director, Mr.). " + TRANSLATABLE,
     ("Person", "role"): "Role as the article states it. " + TRANSLATABLE,
-    ("Person", "institution"): "Institution as the article states it.",
-    ("Person", "country"): "Country, when the article says it.",
+    ("Person", "institution"): "Institution as the article states it, by its usual name in "
+                               "each language. " + TRANSLATABLE,
+    ("Person", "country"): "Country, when the article says it. " + TRANSLATABLE,
     ("Person", "at_forum"): "What this person did at the forum. " + TRANSLATABLE,
     ("Talk", "id"): ID,
     ("Talk", "order"): "Position in the programme: 1, 2, 3 ...",
@@ -130,12 +137,13 @@ FIELD_DOCS: dict[tuple[str, str], str] = {
     ("AvailableTime", "end"): 'Closing time "HH:MM", in quotes.',
     ("Doctor", "id"): ID,
     ("Doctor", "practitioner"): "Id of the person in people.yaml.",
-    ("Doctor", "qualification"): "Qualifications, as the source gives them.",
+    ("Doctor", "qualification"): "Qualifications, as the source gives them (a list). "
+                                 + TRANSLATABLE,
     ("Doctor", "communication"): "Languages spoken, as codes like en, fr, ar, zh or fr-MA.",
     ("Doctor", "specialty"): "Ids of specialties (at least one).",
     ("Doctor", "conditions"): "Ids of topics this clinician treats.",
-    ("Doctor", "organization"): "Hospital or clinic. " + NEVER_INVENT,
-    ("Doctor", "location"): "Address. " + NEVER_INVENT,
+    ("Doctor", "organization"): "Hospital or clinic. " + NEVER_INVENT + " " + TRANSLATABLE,
+    ("Doctor", "location"): "Address. " + NEVER_INVENT + " " + TRANSLATABLE,
     ("Doctor", "telecom"): "Phone numbers, emails, websites. " + NEVER_INVENT,
     ("Doctor", "available_times"): "Opening hours. " + NEVER_INVENT,
     ("Doctor", "source"): "Where these details come from.",
@@ -149,6 +157,8 @@ FIELD_DOCS: dict[tuple[str, str], str] = {
     ("Emergency", "rules"): "Urgent-symptom rules.",
     ("Emergency", "programme_cues"): "Words that make a message a question about the programme.",
     ("Emergency", "personal_cues"): "Words that make it about someone now (I, my wife, now).",
+    ("Translations", "english_first"): "true: text missing French, Arabic or Chinese is a "
+                                       "warning and English is shown; false: an error.",
     ("Vocabulary", "stopwords"): "Per language: words that carry no meaning for matching.",
     ("Vocabulary", "markers"): "Per language: words that tell the language of a short message.",
     ("Vocabulary", "examples"): "Per language: the example questions the greeting and /help "

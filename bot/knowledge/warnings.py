@@ -9,8 +9,9 @@ reports, with severity ``"warning"`` (never an error: the bot still serves the v
 - **unreachable entry**: asking the real assistant an entry's own name (a person's
   ``name``, a topic's or specialty's ``name``, a fact's ``label``, a talk's English
   ``title``) does not bring that entry into the answer;
-- **topic without translations**: a topic with no French, Arabic or Chinese names;
-- **talk summary**: a talk without a summary, or whose summary has no French version.
+
+Missing translations are checked by the loader (:mod:`bot.knowledge.translations`): errors,
+or warnings when the knowledge publishes English first.
 
 Positions come from the loader: ``files_positions`` maps ``(section, id)`` (e.g.
 ``("people", "cai-bin")``) to ``(file, positions, path)``, where ``positions`` are the
@@ -22,14 +23,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 
-from .models import Knowledge, LocalizedMap, all_texts
+from .models import Knowledge, all_texts
 from .problems import Problem
 from .yamlsafe import field_path
 
 CHECKED_KINDS = ("person", "talk", "topic", "specialty", "fact")
 SECTION_OF = {"fact": "facts", "person": "people", "talk": "talks", "topic": "topics",
               "specialty": "specialties", "doctor": "doctors"}
-LANGUAGE_NAMES = {"en": "English", "fr": "French", "ar": "Arabic", "zh": "Chinese"}
 MAX_PAIR_GROUP = 4
 """More entries than this sharing one alias get one warning for the group, not one per pair."""
 MAX_REACH_CHECKS = 2000
@@ -230,41 +230,6 @@ def _unreachable(k: Knowledge, assistant, where: _Where) -> list[Problem]:
     return problems
 
 
-def _topic_translations(k: Knowledge, where: _Where) -> list[Problem]:
-    problems = []
-    for topic in k.topics:
-        missing = [lang for lang in ("fr", "ar", "zh") if not getattr(topic.names, lang)]
-        if not missing:
-            continue
-        langs = [LANGUAGE_NAMES[lang] for lang in missing]
-        said = langs[0] if len(langs) == 1 else ", ".join(langs[:-1]) + " or " + langs[-1]
-        fields = ", ".join(f"`{lang}:`" for lang in missing)
-        problems.append(where.problem(f"topic:{topic.id}", ("names",), (
-            f"topic:{topic.id} has no {said} names: people writing in "
-            f"{'that language' if len(langs) == 1 else 'these languages'} will not find it. "
-            f"Add {fields} under `names` with the words they would use.")))
-    return problems
-
-
-def _talk_summaries(k: Knowledge, where: _Where) -> list[Problem]:
-    problems = []
-    for talk in k.talks:
-        key = f"talk:{talk.id}"
-        summary = talk.summary
-        if not all_texts(summary):
-            problems.append(where.problem(key, ("summary",), (
-                f"{key} has no summary: the bot can only give its title. Add a `summary`.")))
-        elif isinstance(summary, str):
-            problems.append(where.problem(key, ("summary",), (
-                f"{key} has a summary in English only (plain text), so French users get it in "
-                "English. Write it as `en:` and `fr:` lines under `summary`.")))
-        elif isinstance(summary, LocalizedMap) and not summary.fr:
-            problems.append(where.problem(key, ("summary",), (
-                f"{key} has no French summary (`fr:` under `summary`), so French users get it "
-                "in English.")))
-    return problems
-
-
 def warnings_for(knowledge: Knowledge,
                  files_positions: Mapping[tuple[str, str], Place] | None = None,
                  assistant=None) -> list[Problem]:
@@ -284,7 +249,5 @@ def warnings_for(knowledge: Knowledge,
         assistant = Assistant(knowledge)
     where = _Where(files_positions or {})
     problems = [*_shared_aliases(knowledge, assistant, where),
-                *_unreachable(knowledge, assistant, where),
-                *_topic_translations(knowledge, where),
-                *_talk_summaries(knowledge, where)]
+                *_unreachable(knowledge, assistant, where)]
     return sorted(problems, key=lambda p: (p.file, p.line or 0, p.column or 0))

@@ -206,11 +206,12 @@ async def on_inline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     reply = assistant.reply(_message(update, context, text))
     results = []
     if reply.intent == "emergency":
-        results.append(_article("emergency", "Emergency: call now", reply))
+        with language(reply.lang):
+            results.append(_article("emergency", render.emergency_label(), reply))
     else:
         for key in reply.ids:
             if key.split(":", 1)[0] in INLINE_KINDS and len(results) < MAX_INLINE_RESULTS:
-                card = assistant.choose(key)
+                card = assistant.choose(key, reply.lang)  # the results in the query's language
                 title = card.text.split("\n", 1)[0]
                 results.append(_article(key, title, card))
     await query.answer(results, cache_time=60)
