@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from edits import give_cai_bin_a_role
 from telegram_test import text_of
 
 from bot.channels.telegram.app import build_application
@@ -57,10 +58,7 @@ async def test_version_and_reload_for_an_admin(fake, bot):
 
 async def test_a_good_edit_is_live_within_seconds(fake, bot, knowledge_copy):
     people = knowledge_copy / "people.yaml"
-    people.write_text(people.read_text(encoding="utf-8").replace(
-        "    title: Dr.\n    at_forum: Gave the talk on postpartum",
-        "    title: Dr.\n    role: Head of the Delivery Room\n    at_forum: Gave the talk on "
-        "postpartum", 1), encoding="utf-8")
+    give_cai_bin_a_role(people, "Head of the Delivery Room")
     holder = bot.bot_data["knowledge"]
     for _ in range(100):  # the watcher reloads within about half a second
         if holder.version.trigger == "file change":
@@ -110,10 +108,7 @@ async def test_sighup_reloads_a_running_forumbot(fake, knowledge_copy, tmp_path)
     try:
         await fake.wait_for_call("getUpdates", timeout=20)
         people = knowledge_copy / "people.yaml"
-        people.write_text(people.read_text(encoding="utf-8").replace(
-            "    title: Dr.\n    at_forum: Gave the talk on postpartum",
-            "    title: Dr.\n    role: Head of the Delivery Room\n    at_forum: Gave the talk "
-            "on postpartum", 1), encoding="utf-8")
+        give_cai_bin_a_role(people, "Head of the Delivery Room")
         proc.send_signal(signal.SIGHUP)
         for attempt in range(50):
             fake.user_sends("who is cai bin")

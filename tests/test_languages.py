@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
+from langcheck import reply_language
 
 from bot.core.types import Message
 from bot.i18n import LOCALES, SUPPORTED, isolate_ltr
-from langcheck import reply_language
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from edits import edit, line_of
+from edits import edit, give_cai_bin_a_role, line_of, role_line
 
 from bot.core.types import Message
 from bot.knowledge.problems import KnowledgeError
@@ -17,9 +17,7 @@ def test_a_good_edit_is_served_after_reload(knowledge_copy):
     holder = KnowledgeHolder(knowledge_copy, on_loaded=lambda v, ok, e: recorded.append(
         (v.trigger, ok, e)))
     before = holder.version.version
-    edit(knowledge_copy / "people.yaml", "    title: Dr.\n    at_forum: Gave the talk on "
-         "postpartum hemorrhage.", "    title: Dr.\n    role: Head of the Delivery Room\n"
-         "    at_forum: Gave the talk on postpartum hemorrhage.")
+    give_cai_bin_a_role(knowledge_copy / "people.yaml", "Head of the Delivery Room")
     result = holder.reload("file change")
     assert result.ok and result.changed and holder.version.version != before
     assert holder.version.trigger == "file change"
@@ -74,11 +72,10 @@ def test_answers_during_reloads_never_mix_two_versions(knowledge_copy):
     people, programme = knowledge_copy / "people.yaml", knowledge_copy / "programme.yaml"
     versions = {}
     for tag in ("A", "B"):
-        edit(people, "    title: Dr.\n    at_forum: Gave the talk on postpartum",
-             f"    title: Dr.\n    role: Role {tag}\n    at_forum: Gave the talk on postpartum")
+        give_cai_bin_a_role(people, f"Role {tag}")
         edit(programme, "shared his experience in dealing", f"shared ({tag}) experience in dealing")
         versions[tag] = (people.read_text(encoding="utf-8"), programme.read_text(encoding="utf-8"))
-        edit(people, f"    role: Role {tag}\n", "")
+        edit(people, role_line(f"Role {tag}"), "")
         edit(programme, f"shared ({tag}) experience", "shared his experience")
     people.write_text(versions["A"][0], encoding="utf-8")
     programme.write_text(versions["A"][1], encoding="utf-8")

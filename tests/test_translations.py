@@ -133,4 +133,5 @@ def test_topic_without_names_in_a_language_is_an_error(knowledge_copy):
     knowledge, problems = check_knowledge(knowledge_copy, warnings=False)
     assert knowledge is None
     [problem] = [p for p in problems if p.severity == "error"]
-    assert problem.field == "topics[11].names" and "no Chinese names" in problem.message
+    assert problem.field == "topics[11].names"
+    assert "topic:neonatal-resuscitation has no Chinese names" in problem.message
