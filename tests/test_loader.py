@@ -77,7 +77,7 @@ def test_bad_indentation_is_reported_with_line(knowledge_copy):
 
 def test_yes_no_and_leading_zero_and_plus_are_caught(knowledge_copy):
     f = knowledge_copy / "people.yaml"
-    edit(f, "    title: Nurse\n", "    title: no\n    country: 0612\n    role: +212600000000\n")
+    edit(f, "    title: {en: Nurse, fr: Infirmière, ar: ممرضة, zh: 护士}\n", "    title: no\n    country: 0612\n    role: +212600000000\n")
     fields = {e.field for e in errors_of(knowledge_copy)}
     assert {"people[10].title", "people[10].country", "people[10].role"} <= fields
 

@@ -93,8 +93,6 @@ def person_card(k: Knowledge, person: Person) -> str:
     institution = localized(person.institution) if person.institution else ""
     if institution and institution not in role:
         first += f" ({institution})"
-    elif not role and person.title:
-        first += f" ({localized(person.title)})"
     lines = [_("{sentence}.").format(sentence=first)]
     talks = k.talks_by(person.id)
     if talks:
