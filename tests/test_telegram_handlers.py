@@ -156,3 +156,27 @@ def test_keyboard_drops_ids_over_64_bytes():
         Choice("person:cai-bin", "Cai Bin"), Choice("talk:" + "é" * 40, "too long")))
     markup = keyboard(reply)
     assert [b.callback_data for row in markup.inline_keyboard for b in row] == ["person:cai-bin"]
+
+
+def inline_update(query: str, update_id: int = 5) -> dict:
+    return {"update_id": update_id, "inline_query": {
+        "id": "iq1", "query": query, "offset": "",
+        "from": {"id": 99, "is_bot": False, "first_name": "Amina"}}}
+
+
+@pytest.mark.parametrize("query,lang,title", [
+    ("qui a parlé de la prééclampsie", "fr", "Brini Jihane : Prise en charge clinique"),
+    ("谁讲了子痫前期", "zh", "Brini Jihane：子痫前期的临床管理与病例分析"),
+    ("من تحدث عن تسمم الحمل", "ar", "التدبير السريري لتسمم الحمل"),
+    ("ma femme saigne beaucoup", "fr", "Urgence : appelez maintenant"),
+])
+async def test_inline_results_are_written_in_the_language_of_the_query(app, query, lang, title):
+    from langcheck import reply_language
+    await app.process_update(Update.de_json(inline_update(query), app.bot))
+    [(_, params)] = [c for c in app.request_log.calls if c[0] == "answerInlineQuery"]
+    results = json.loads(params["results"]) if isinstance(params["results"], str) \
+        else params["results"]
+    assert results and any(title in r["title"] for r in results), [r["title"] for r in results]
+    for r in results:
+        body = r["input_message_content"]["message_text"]
+        assert reply_language(body) == lang, body[:120]
