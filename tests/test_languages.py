@@ -174,6 +174,9 @@ SENTENCES = {
     "bghit tbib dial tawlid f settat": "ar",
     "wach kayn chi tbiba f sbitar": "ar",
     "achno gal lmodir 3la nnzif": "ar",
+    "hello, chkoun Cai Bin": "ar",
+    "merci, wach kayn tbiba": "ar",
+    "salam, qui est Cai Bin ?": "fr",
     # ordinals, lab names and names with "li" are not Darija
     "what happened on the 3rd day": "en",
     "who is li jinbao": "en",

@@ -135,3 +135,12 @@ def test_topic_without_names_in_a_language_is_an_error(knowledge_copy):
     [problem] = [p for p in problems if p.severity == "error"]
     assert problem.field == "topics[11].names"
     assert "topic:neonatal-resuscitation has no Chinese names" in problem.message
+
+
+def test_example_questions_missing_a_language_are_an_error(knowledge_copy):
+    vocabulary = knowledge_copy / "vocabulary.yaml"
+    edit(vocabulary, '    zh: ["谁讲了子痫前期？", "Cai Bin 是谁？", "我要找麻醉医生"]\n', "")
+    knowledge, problems = check_knowledge(knowledge_copy, warnings=False)
+    assert knowledge is None
+    [problem] = problems
+    assert problem.field == "vocabulary.examples" and "no Chinese version" in problem.message

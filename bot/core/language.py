@@ -94,8 +94,8 @@ class LanguageDetector:
         en = sum(w in self.en_only for w in words)
         darija = sum(w in self.darija or is_arabizi(w) for w in words)
         latin_lang, latin_score = ("fr", fr) if fr > en else ("en", en)
-        if darija > latin_score:
-            latin_lang, latin_score = "ar", darija
+        if darija and darija >= latin_score:  # no English speaker types "chkoun"; Darija
+            latin_lang, latin_score = "ar", darija  # speakers do say "hello", "merci"
         if not arabic and not han:
             return latin_lang
         if arabic >= han:

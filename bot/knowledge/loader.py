@@ -218,7 +218,7 @@ class _Collector:
         policy = self.singles.get("translations")
         english_first = isinstance(policy, Translations) and policy.english_first
         located = []
-        for section in ("event", "emergency"):
+        for section in ("event", "emergency", "vocabulary"):
             if section in self.singles:
                 located.append((self.where[(section, "")][0], *self.paths[(section, "")],
                                 self.singles[section]))

@@ -3,10 +3,11 @@
 The bot answers in the language of the question; a text without that language would be
 read in English by a French, Arabic or Chinese user. So a user-visible field (the fields of
 :data:`~bot.knowledge.models.TRANSLATED_FIELDS`, and the ``names`` of topics and
-specialties, whose first name per language is how a reply writes them) lacking French,
-Arabic or Chinese is an **error**; with ``translations: {english_first: true}`` in the
-knowledge it is a **warning** instead, and replies use the English text for the missing
-languages (knowledge/README.md, "Translated text").
+specialties, whose first name per language is how a reply writes them, and the example
+questions of the vocabulary) lacking French, Arabic or Chinese is an **error**; with
+``translations: {english_first: true}`` in the knowledge it is a **warning** instead, and
+replies use the English text for the missing languages (knowledge/README.md, "Translated
+text").
 """
 from __future__ import annotations
 
@@ -14,7 +15,15 @@ from collections.abc import Iterator
 
 from pydantic import BaseModel
 
-from .models import LANGS, TRANSLATED_FIELDS, EmergencyNumber, LocalizedMap, Specialty, Topic
+from .models import (
+    LANGS,
+    TRANSLATED_FIELDS,
+    EmergencyNumber,
+    LocalizedMap,
+    Specialty,
+    Topic,
+    Vocabulary,
+)
 from .problems import Problem
 from .yamlsafe import field_path, position_of
 
@@ -101,4 +110,12 @@ def translation_problems(entries: list[Located], english_first: bool) -> list[Pr
                     f"{'that language' if len(missing) == 1 else 'those languages'} would "
                     f"write it in English, and users typing it there would not find it. Add "
                     f"{', '.join(f'`{lang}:`' for lang in missing)} under `names`."))
+        if isinstance(entry, Vocabulary) and entry.examples:
+            missing = [lang for lang in LANGS if not entry.examples.get(lang)]
+            if missing:
+                report(file, positions, path + ("examples",), (
+                    f"the example questions have no {said(missing)} version: the greeting "
+                    f"and /help in {'that language' if len(missing) == 1 else 'those languages'}"
+                    f" would suggest questions in another language. Add "
+                    f"{', '.join(f'`{lang}:`' for lang in missing)} under `examples`."))
     return problems
