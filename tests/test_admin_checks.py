@@ -46,9 +46,9 @@ def about(problems, *words):
 
 # -- warnings --------------------------------------------------------------------------
 def test_bundled_knowledge_has_only_warnings_with_positions_and_is_fast():
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: other processes on a busy machine do not count
     knowledge, problems = check_knowledge(KNOWLEDGE)
-    assert time.perf_counter() - start < 2.0
+    assert time.process_time() - start < 2.0
     assert knowledge is not None
     for p in problems:
         assert p.severity == "warning"
