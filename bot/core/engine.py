@@ -139,9 +139,10 @@ class Assistant:
 
     # -- decisions ------------------------------------------------------------------------
     def _command(self, text: str, lang: str) -> Reply:
-        word, _, rest = text[1:].partition(" ")
+        # Command and argument part at any whitespace: a phone's Shift+Enter (newline), a
+        # tab or a no-break space separate them as well as a space does.
+        word, rest = split_command(text)
         name = word.split("@", 1)[0].lower()
-        rest = rest.strip()
         if name == "start":  # a deep-link payload opens that section: "/start doctors"
             target = SECTIONS.get(rest.lower())
             if target:
@@ -389,6 +390,16 @@ class Assistant:
                      confidence=round(confidence, 4), lang=lang, candidates=tuple(candidates))
 
 
+def split_command(text: str) -> tuple[str, str]:
+    """Split "/name@bot argument" into ("name@bot", "argument") at the first whitespace of
+    any kind (space, newline, tab, no-break space; ``str.split`` without a separator knows
+    them all). Returns the word without its "/" and the stripped rest ("" when none)."""
+    parts = text.strip().removeprefix("/").split(None, 1)
+    if not parts:
+        return "", ""
+    return parts[0], (parts[1].strip() if len(parts) > 1 else "")
+
+
 def _list_choices() -> tuple[Choice, ...]:
     return tuple(Choice(key, render.section_label(key)) for key in LISTS if key != "help")
 
@@ -467,4 +478,4 @@ def _candidates(a: Analysis | None) -> tuple[Candidate, ...]:
                  for m in [*a.mentions, *a.near][:8])
 
 
-__all__ = ["Assistant"]
+__all__ = ["Assistant", "split_command"]

@@ -316,6 +316,22 @@ def expired() -> str:
     return _("That option has expired. Please ask your question again.")
 
 
+def text_only() -> str:
+    """Return the note answering a message without text (a photo, voice note, sticker)."""
+    return _("I read text messages: please type your question.")
+
+
+def open_chat() -> str:
+    """Return the note for a button whose answer cannot be delivered: the user has no chat
+    with the bot yet (a button under an inline-mode result)."""
+    return _("Open a chat with me and press Start to read the answer.")
+
+
+def from_speech(transcript: str) -> str:
+    """Return the line saying which words were understood from a voice message."""
+    return _('From your voice message I understood: "{text}"').format(text=transcript)
+
+
 def language_set(name: str | None) -> str:
     """Return the confirmation of /language: ``name`` of the chosen language, None = auto."""
     if name is None:

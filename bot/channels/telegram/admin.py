@@ -21,7 +21,7 @@ from bot.admin import testrun
 from bot.admin.testrun import Outcome
 from bot.reload import KnowledgeHolder, ReloadResult
 
-from .handlers import HOLDER, QUESTIONS, on_command
+from .handlers import HOLDER, QUESTIONS, on_command, where
 
 log = logging.getLogger(__name__)
 
@@ -95,10 +95,11 @@ def changed_answers(failing: list[Outcome]) -> list[str]:
 
 
 async def reload_and_report(app: Application, trigger: str, *, reply_to: int | None = None,
-                            force: bool = False) -> ReloadResult:
+                            thread: int | None = None, force: bool = False) -> ReloadResult:
     """Reload in a worker thread (the bot keeps answering meanwhile); tell the admin who
-    asked (``reply_to`` chat), and every admin when a version is rejected or loaded although
-    test questions now get other answers (``force``: ``/reload force``)."""
+    asked (``reply_to`` chat, in its forum topic ``thread``), and every admin when a
+    version is rejected or loaded although test questions now get other answers
+    (``force``: ``/reload force``)."""
     holder: KnowledgeHolder = app.bot_data[HOLDER]
     result = await asyncio.to_thread(functools.partial(holder.reload, trigger, force=force))
     text = describe(result)
@@ -107,7 +108,8 @@ async def reload_and_report(app: Application, trigger: str, *, reply_to: int | N
         chats.add(reply_to)
     for chat in chats:
         try:
-            await app.bot.send_message(chat, text[:4000])
+            await app.bot.send_message(chat, text[:4000],
+                                       message_thread_id=thread if chat == reply_to else None)
         except Exception as exc:  # noqa: BLE001 - an admin who blocked the bot
             log.warning("could not tell admin chat about the reload: %s", type(exc).__name__)
     return result
@@ -118,9 +120,10 @@ async def on_reload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     valid version even when test questions get other answers (a deliberate change)."""
     user = update.effective_user
     force = [a.lower() for a in context.args or []] == ["force"]
+    chat_id, thread = where(update)
     await reload_and_report(context.application,
                             f"/reload {'force ' if force else ''}by admin {user.id}",
-                            reply_to=update.effective_chat.id, force=force)
+                            reply_to=chat_id, thread=thread, force=force)
 
 
 async def on_version(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -45,6 +45,11 @@ COMMANDS: list[tuple[str, str]] = [
 WATCH = "watch_knowledge"
 CHANNEL_COMMANDS = {"language", "subscribe", "unsubscribe", "forget"}  # not the core's
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.INLINE_QUERY]
+# What a person sends instead of text.
+MEDIA = (filters.CAPTION | filters.PHOTO | filters.VIDEO | filters.VOICE | filters.AUDIO |
+         filters.VIDEO_NOTE | filters.ANIMATION | filters.Sticker.ALL | filters.Document.ALL |
+         filters.LOCATION | filters.VENUE | filters.CONTACT | filters.POLL | filters.Dice.ALL |
+         filters.STORY)
 
 
 def register_handlers(app: Application) -> None:
@@ -80,6 +85,9 @@ def register_handlers(app: Application) -> None:
     # 5. Free text; edited messages are not answered twice.
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE,
                                    handlers.on_text))
+    # 6. Media: a caption is read like a text; photos, voice notes, stickers ... without one
+    # get a short "I read text messages" (service messages, such as a member joining, none).
+    app.add_handler(MessageHandler(MEDIA & filters.UpdateType.MESSAGE, handlers.on_media))
     app.add_error_handler(handlers.on_error)
 
 

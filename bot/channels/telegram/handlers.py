@@ -20,12 +20,13 @@ from telegram import (
 )
 from telegram import Message as TgMessage
 from telegram.constants import ChatType, MessageEntityType, ParseMode
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.core import render
-from bot.core.engine import Assistant
+from bot.core.engine import Assistant, split_command
 from bot.core.types import Message, Reply
-from bot.i18n import _, language
+from bot.i18n import SUPPORTED, _, language
 
 from .format import html_parts, keyboard
 
@@ -52,16 +53,59 @@ def preferred_language(context: ContextTypes.DEFAULT_TYPE) -> str | None:
     return data.get("lang") if data is not None else None
 
 
+def user_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
+    """The language to write a note in when there is no text to detect it from: the
+    /language choice, else the Telegram app's language (``language_code``, "fr-FR" -> "fr")
+    when it is one of SUPPORTED, else None (English)."""
+    chosen = preferred_language(context)
+    if chosen:
+        return chosen
+    user = update.effective_user
+    code = (user.language_code or "").split("-")[0].lower() if user else ""
+    return code if code in SUPPORTED else None
+
+
 def _message(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> Message:
     user = update.effective_user
     return Message(text=text, user_id=str(user.id) if user else None,
                    lang=preferred_language(context))
 
 
+def thread_of(message: object) -> int | None:
+    """The forum topic (``message_thread_id``) a message belongs to, or None.
+
+    Only a topic message's thread id may be sent back: in a group without topics the
+    field names a chain of replies, which sendMessage refuses. An inaccessible message (a
+    button under a message older than 48 hours) has none."""
+    if not getattr(message, "is_topic_message", False):
+        return None
+    return getattr(message, "message_thread_id", None)
+
+
+def where(update: Update) -> tuple[int | None, int | None]:
+    """Return (chat id, forum topic) to answer ``update`` in. A button under an inline-mode
+    result has no chat: (None, None)."""
+    chat = update.effective_chat
+    return (chat.id if chat else None), thread_of(update.effective_message)
+
+
+async def answer_quietly(query, text: str | None = None, *, alert: bool = False) -> bool:
+    """Answer a callback query, best effort: a query answered late (a backlog after a
+    restart, a slow answer) is refused by Telegram as "query is too old", which must not
+    lose the work already done. Returns True when Telegram accepted the answer."""
+    try:
+        await query.answer(text[:200] if text else None, show_alert=alert)
+    except TelegramError as exc:
+        log.info("callback query not answered: %s", type(exc).__name__)
+        return False
+    return True
+
+
 async def send_reply(bot, chat_id: int, reply: Reply, reply_to: int | None = None,
-                     extra_row: list | None = None) -> None:
-    """Send a reply as one or more HTML messages; the buttons (the reply's choices, then
-    ``extra_row`` of channel buttons) go with the last part."""
+                     extra_row: list | None = None, thread: int | None = None) -> None:
+    """Send a reply as one or more HTML messages, every part in forum topic ``thread``
+    (message_thread_id) when given; the buttons (the reply's choices, then ``extra_row`` of
+    channel buttons) go with the last part."""
     parts = html_parts(reply)
     markup = keyboard(reply)
     if extra_row:
@@ -69,19 +113,23 @@ async def send_reply(bot, chat_id: int, reply: Reply, reply_to: int | None = Non
         markup = InlineKeyboardMarkup([*rows, extra_row])
     for i, part in enumerate(parts):
         await bot.send_message(chat_id, part, parse_mode=ParseMode.HTML,
+                               message_thread_id=thread,
                                reply_markup=markup if i == len(parts) - 1 else None,
                                reply_to_message_id=reply_to if i == 0 else None,
                                allow_sending_without_reply=True)
 
 
 def addressed_to_me(message: TgMessage, bot) -> bool:
-    """In a group: True when the message mentions this bot or replies to one of its messages."""
+    """In a group: True when the message (its text or a media caption) mentions this bot or
+    replies to one of its messages."""
     replied = message.reply_to_message
     if replied is not None and replied.from_user is not None and replied.from_user.id == bot.id:
         return True
     mention = f"@{bot.username}".lower()
-    return any(text.lower() == mention for text in
-               message.parse_entities([MessageEntityType.MENTION]).values())
+    kinds = [MessageEntityType.MENTION]
+    mentions = [*message.parse_entities(kinds).values(),
+                *message.parse_caption_entities(kinds).values()]
+    return any(text.lower() == mention for text in mentions)
 
 
 def without_mention(text: str, username: str) -> str:
@@ -99,12 +147,13 @@ async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         return
     reply = assistant_of(context).reply(_message(update, context, message.text))
     extra = None
-    if message.text.split()[0].split("@")[0] == "/start" and \
+    if split_command(message.text)[0].split("@")[0].lower() == "start" and \
             context.application.bot_data.get(SUBSCRIPTIONS) is not None:
         with language(reply.lang):  # a way to get the announcements, right under /start
             extra = [InlineKeyboardButton(_("Subscribe to announcements"),
                                           callback_data="sub:on")]
-    await send_reply(context.bot, message.chat_id, reply, extra_row=extra)
+    await send_reply(context.bot, message.chat_id, reply, extra_row=extra,
+                     thread=thread_of(message))
 
 
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -117,11 +166,39 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if not addressed_to_me(message, context.bot):
             return
         text = without_mention(text, context.bot.username)
+    await _answer_text(update, context, message, text)
+
+
+async def on_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A message that is not text (photo, voice, sticker, document, location ...): its
+    caption is answered like a text; without one, a short note says that the bot reads
+    text, in the user's language. In groups, only when addressed to the bot."""
+    message = update.effective_message
+    if message is None:
+        return
+    caption = message.caption or ""
+    if message.chat.type != ChatType.PRIVATE:
+        if not addressed_to_me(message, context.bot):
+            return
+        caption = without_mention(caption, context.bot.username)
+    if caption.strip():
+        await _answer_text(update, context, message, caption)
+        return
+    with language(user_language(update, context)):
+        note = render.text_only()
+    quote = message.message_id if message.chat.type != ChatType.PRIVATE else None
+    await context.bot.send_message(message.chat_id, note, message_thread_id=thread_of(message),
+                                   reply_to_message_id=quote, allow_sending_without_reply=True)
+
+
+async def _answer_text(update: Update, context: ContextTypes.DEFAULT_TYPE, message: TgMessage,
+                       text: str) -> None:
     reply = assistant_of(context).reply(_message(update, context, text))
     log.debug("answered intent=%s confidence=%.2f", reply.intent, reply.confidence)
     await record_question(context, text, reply)
     quote = message.message_id if message.chat.type != ChatType.PRIVATE else None
-    await send_reply(context.bot, message.chat_id, reply, reply_to=quote)
+    await send_reply(context.bot, message.chat_id, reply, reply_to=quote,
+                     thread=thread_of(message))
 
 
 async def record_question(context: ContextTypes.DEFAULT_TYPE, text: str, reply: Reply) -> None:
@@ -147,29 +224,47 @@ async def on_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     wanted = (context.args[0].lower() if context.args else "")
     if wanted in LANGUAGE_NAMES or wanted == "auto":
-        await _set_language(context, message.chat_id, wanted)
+        await _set_language(update, context, wanted)
         return
     buttons = InlineKeyboardMarkup(
         [[InlineKeyboardButton(name, callback_data=f"lang:{code}")]
          for code, name in LANGUAGE_NAMES.items()] +
         [[InlineKeyboardButton("Auto", callback_data="lang:auto")]])
     await context.bot.send_message(message.chat_id, "Language / Langue / اللغة / 语言",
-                                   reply_markup=buttons)
+                                   reply_markup=buttons, message_thread_id=thread_of(message))
 
 
-async def _set_language(context: ContextTypes.DEFAULT_TYPE, chat_id: int, code: str) -> None:
+async def _set_language(update: Update, context: ContextTypes.DEFAULT_TYPE, code: str) -> None:
+    """Store the /language choice and confirm it (in the chat and topic of ``update``; as
+    the button's answer when the button has no chat)."""
     if code == "auto":
         context.user_data.pop("lang", None)
     else:
         context.user_data["lang"] = code
     with language(code if code != "auto" else None):
         text = render.language_set(LANGUAGE_NAMES.get(code))
-    await context.bot.send_message(chat_id, text)
+    await say(update, context, text)
+
+
+async def say(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str,
+              markup: InlineKeyboardMarkup | None = None) -> None:
+    """Send plain ``text`` where ``update`` came from (its chat and forum topic), then, for a
+    pressed button, answer the callback query best effort. A button under an inline-mode
+    result has no chat: the text becomes the button's answer (an alert, 200 characters)."""
+    chat_id, thread = where(update)
+    query = update.callback_query
+    if chat_id is not None:
+        await context.bot.send_message(chat_id, text, reply_markup=markup,
+                                       message_thread_id=thread)
+    if query is not None:
+        await answer_quietly(query, None if chat_id is not None else text,
+                             alert=chat_id is None)
 
 
 async def on_choice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A pressed button: always answers the callback query, then sends the chosen answer.
-    Stale or forged data only gets a polite "that option has expired" notice."""
+    """A pressed button: the chosen answer is sent first (in the chat and topic of the
+    button's message), then the callback query is answered, best effort. Stale or forged
+    data only gets a polite "that option has expired" notice."""
     query = update.callback_query
     if query is None:
         return
@@ -178,18 +273,25 @@ async def on_choice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     code = (query.data or "").removeprefix("lang:")
     if query.data and query.data.startswith("lang:") and \
             (code in LANGUAGE_NAMES or code == "auto") and context.user_data is not None:
-        await query.answer()
-        chat_id = query.message.chat.id if query.message else query.from_user.id
-        await _set_language(context, chat_id, code)
+        await _set_language(update, context, code)
         return
     if not assistant.knows(query.data or ""):
         with language(lang):
-            await query.answer(render.expired())
+            await answer_quietly(query, render.expired())
         return
     reply = assistant.choose(query.data, lang or "en")
-    await query.answer()
-    chat_id = query.message.chat.id if query.message else query.from_user.id
-    await send_reply(context.bot, chat_id, reply)
+    chat_id, thread = where(update)
+    if chat_id is not None:
+        await send_reply(context.bot, chat_id, reply, thread=thread)
+    else:  # a button under an inline-mode result: the answer goes to the user's own chat
+        try:
+            await send_reply(context.bot, query.from_user.id, reply)
+        except (Forbidden, BadRequest) as exc:  # the user never opened a chat with the bot
+            log.info("chosen answer not delivered: %s", type(exc).__name__)
+            with language(lang):
+                await answer_quietly(query, render.open_chat(), alert=True)
+            return
+    await answer_quietly(query)
 
 
 async def on_inline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -23,10 +23,11 @@ from telegram.ext import Application, ContextTypes
 from bot.broadcast import admin as announcements
 from bot.broadcast.delivery import Blocked, BroadcastWorker, RetryLater, TransientError
 from bot.core import render
+from bot.core.engine import split_command
 from bot.i18n import _, language
 
 from .admin import ADMINS
-from .handlers import SUBSCRIPTIONS, preferred_language
+from .handlers import SUBSCRIPTIONS, answer_quietly, preferred_language, say
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +56,16 @@ class TelegramSender:
             await self.bot.send_message(int(chat_id), text)
         except Forbidden as exc:
             raise Blocked(type(exc).__name__) from None
-        except RetryAfter as exc:
-            wait = exc.retry_after
-            raise RetryLater(float(getattr(wait, "total_seconds", lambda: wait)())) from None
+        except RetryAfter as exc:  # a timedelta (PTB_TIMEDELTA, see the package's __init__)
+            raise RetryLater(_seconds(exc.retry_after)) from None
         except (TimedOut, NetworkError) as exc:
             raise TransientError(type(exc).__name__) from None
+
+
+def _seconds(period) -> float:
+    """Seconds of a PTB time period: a timedelta, or int seconds if PTB_TIMEDELTA was set
+    to false by the operator."""
+    return period.total_seconds() if hasattr(period, "total_seconds") else float(period)
 
 
 def start_worker(app: Application, engine, rate: float, max_age_hours: float) -> None:
@@ -106,9 +112,11 @@ def _subscriptions(context: ContextTypes.DEFAULT_TYPE):
     return context.application.bot_data.get(SUBSCRIPTIONS)
 
 
-async def _say(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str,
-               markup: InlineKeyboardMarkup | None = None) -> None:
-    await context.bot.send_message(update.effective_chat.id, text, reply_markup=markup)
+def subscriber_chat(update: Update) -> int:
+    """The chat announcements go to: this chat; for a button under an inline-mode result
+    (no chat), the user's private chat, whose id is the user's id."""
+    chat = update.effective_chat
+    return chat.id if chat is not None else update.effective_user.id
 
 
 async def on_subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -117,11 +125,11 @@ async def on_subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     lang = preferred_language(context)
     with language(lang):
         if store is None:
-            await _say(update, context, _("Subscriptions are not available on this bot."))
+            await say(update, context, _("Subscriptions are not available on this bot."))
             return
-        new = await asyncio.to_thread(store.subscribe, CHANNEL, update.effective_chat.id,
+        new = await asyncio.to_thread(store.subscribe, CHANNEL, subscriber_chat(update),
                                       lang)
-        await _say(update, context, _("You are subscribed to the forum's announcements. Send "
+        await say(update, context, _("You are subscribed to the forum's announcements. Send "
                                       "/unsubscribe to stop.") if new else
                    _("You were already subscribed to the forum's announcements."))
 
@@ -131,10 +139,10 @@ async def on_unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     store = _subscriptions(context)
     with language(preferred_language(context)):
         if store is None:
-            await _say(update, context, _("Subscriptions are not available on this bot."))
+            await say(update, context, _("Subscriptions are not available on this bot."))
             return
-        done = await asyncio.to_thread(store.unsubscribe, CHANNEL, update.effective_chat.id)
-        await _say(update, context, _("You are unsubscribed: no more announcements will be "
+        done = await asyncio.to_thread(store.unsubscribe, CHANNEL, subscriber_chat(update))
+        await say(update, context, _("You are unsubscribed: no more announcements will be "
                                       "sent to you.") if done else
                    _("You were not subscribed."))
 
@@ -145,7 +153,7 @@ async def on_forget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         markup = InlineKeyboardMarkup([[
             InlineKeyboardButton(_("Yes, delete"), callback_data="forget:yes"),
             InlineKeyboardButton(_("No, keep"), callback_data="forget:no")]])
-        await _say(update, context, _("Delete everything stored about you: your "
+        await say(update, context, _("Delete everything stored about you: your "
                                       "subscription, your language choice and the record of "
                                       "announcements sent to you?"), markup)
 
@@ -155,24 +163,22 @@ BUTTONS = r"^(sub:on|forget:(yes|no)|ann:(send|drop|cancel):[0-9a-f]{8})$"
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """This module's buttons (callback data matching BUTTONS): subscribe, forget, and the
-    admins' announcement Send / Cancel buttons."""
-    query = update.callback_query
-    data = query.data or ""
+    admins' announcement Send / Cancel buttons. The work is done first; the callback query
+    is answered afterwards, best effort (a late answer is refused by Telegram)."""
+    data = update.callback_query.data or ""
     if data == "sub:on":
-        await query.answer()
         await on_subscribe(update, context)
     elif data.startswith("forget:"):
-        await query.answer()
         with language(preferred_language(context)):
             if data == "forget:no":
-                await _say(update, context, _("Nothing was deleted."))
+                await say(update, context, _("Nothing was deleted."))
                 return
             store = _subscriptions(context)
             if store is not None:
-                await asyncio.to_thread(store.forget, CHANNEL, update.effective_chat.id)
+                await asyncio.to_thread(store.forget, CHANNEL, subscriber_chat(update))
             if context.user_data is not None:
                 context.user_data.clear()
-            await _say(update, context, _("Everything stored about you has been deleted."))
+            await say(update, context, _("Everything stored about you has been deleted."))
     else:
         await _on_announcement_button(update, context, data)
 
@@ -181,7 +187,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def on_announce(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/announce TEXT (admins): a preview with Send and Cancel buttons."""
     message = update.effective_message
-    text = message.text.partition(" ")[2].strip() if message and message.text else ""
+    text = split_command(message.text)[1] if message and message.text else ""
     if not text:
         await message.reply_text("Usage: /announce TEXT (you will see a preview first).")
         return
@@ -227,25 +233,30 @@ async def _on_announcement_button(update: Update, context: ContextTypes.DEFAULT_
     query = update.callback_query
     user = update.effective_user
     if user is None or user.id not in context.application.bot_data.get(ADMINS, ()):
-        await query.answer(render.expired())  # not an admin: as if the button did not exist
+        await answer_quietly(query, render.expired())  # not an admin: no such button
         return
     _kind, action, token = (data.split(":", 2) + ["", ""])[:3]
-    pending = context.application.bot_data.get(PREVIEWS, {}).pop(token, None)
+    previews = context.application.bot_data.setdefault(PREVIEWS, {})
+    pending = previews.pop(token, None)
     if pending is None:
-        await query.answer("That preview has expired.")
+        await answer_quietly(query, "That preview has expired.")
         return
-    await query.answer()
     engine = context.application.bot_data[ENGINE]
-    if action == "send" and isinstance(pending, str):
-        announcement_id = await asyncio.to_thread(
-            announcements.create_adhoc, engine, pending, f"admin {user.id}")
-        await _say(update, context, f"Announcement {announcement_id} queued: it is being sent "
-                   "now; you will get the totals when it is finished.")
-        if context.application.bot_data.get(WORKER) is not None:
-            context.application.create_task(run_pass(context.application))
-    elif action == "cancel" and isinstance(pending, tuple):
-        done = await asyncio.to_thread(announcements.cancel, engine, pending[1])
-        await _say(update, context, f"Announcement {pending[1]} "
-                   + ("cancelled." if done else "could not be cancelled (already sending?)."))
-    else:
-        await _say(update, context, "Announcement not sent.")
+    try:
+        if action == "send" and isinstance(pending, str):
+            announcement_id = await asyncio.to_thread(
+                announcements.create_adhoc, engine, pending, f"admin {user.id}")
+            text = (f"Announcement {announcement_id} queued: it is being sent now; you will "
+                    "get the totals when it is finished.")
+            if context.application.bot_data.get(WORKER) is not None:
+                context.application.create_task(run_pass(context.application))
+        elif action == "cancel" and isinstance(pending, tuple):
+            done = await asyncio.to_thread(announcements.cancel, engine, pending[1])
+            text = f"Announcement {pending[1]} " + (
+                "cancelled." if done else "could not be cancelled (already sending?).")
+        else:
+            text = "Announcement not sent."
+    except Exception:
+        previews[token] = pending  # nothing was done: the button still works
+        raise
+    await say(update, context, text)
