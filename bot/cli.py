@@ -1,9 +1,14 @@
 """The ``forumbot`` console script: ``chat``, ``ask``, ``check``, ``run`` (Telegram long
-polling), ``webhook`` (Telegram webhook server), ``wechat`` (WeChat webhook server) and
-``web`` (web chat).
+polling), ``webhook`` (Telegram webhook server), ``wechat`` (WeChat webhook server),
+``web`` (web chat), ``report``, ``announce``, ``test``; ``forumbot --version``.
 
 Exit status: 0 success; 1 the knowledge has errors (``check``); 2 the knowledge could not be
-loaded, or a setting is missing or malformed (one line on stderr, never a secret).
+loaded, or an option or a setting is missing or malformed: one line on stderr, never a
+secret. Both kinds of error are handled in one place each, for every subcommand: options by
+:class:`Parser` (argparse), settings in :func:`main`.
+
+Output is UTF-8 whatever the locale (a Windows console redirected to a file would otherwise
+write cp1252, which has no Chinese or Arabic).
 """
 from __future__ import annotations
 
@@ -11,24 +16,72 @@ import argparse
 import json
 import os
 import sys
+import textwrap
 from datetime import UTC
 from pathlib import Path
 from urllib.parse import urlparse
 
 from alembic.util import CommandError as AlembicError
+from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import logs
-from bot.channels import console
-from bot.core.engine import Assistant
-from bot.core.types import Message
-from bot.knowledge.loader import check_knowledge
 from bot.knowledge.problems import KnowledgeError
-from bot.settings import ConfigError, Settings
+from bot.settings import ConfigError, Settings, describe_errors
 from bot.storage.db import database_failure, database_secrets
 
+EXIT_USAGE = 2  # a bad option or setting, as argparse and sysexits' EX_USAGE-like tools do
 
-def _assistant(directory: Path) -> Assistant:
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with every usage error as ONE line on stderr and exit status 2 (argparse
+    prints the whole usage first). Subcommand parsers are of this class too."""
+
+    def error(self, message: str):  # noqa: D102 - argparse's hook
+        line = " ".join(message.split())
+        self.exit(EXIT_USAGE, f"{self.prog}: {line} (see {self.prog} --help)\n")
+
+
+def count(low: int, high: int):
+    """Return an argparse ``type`` for a whole number from ``low`` to ``high``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, not {value}")
+        return value
+    parse.__name__ = "number"  # argparse names the type in its messages
+    return parse
+
+
+def subcommand(sub, name: str, summary: str, needs: str, examples: list[str], func):
+    """Add subcommand ``name``: its --help says what it does, what it ``needs`` (settings,
+    files) and shows ``examples``; returns its parser for the options."""
+    parser = sub.add_parser(name, help=summary, description=f"{summary}.\n\n"
+                            + textwrap.fill(f"Needs: {needs}.", width=78),
+                            epilog="examples:\n" + "\n".join(f"  {e}" for e in examples),
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.set_defaults(func=func)
+    return parser
+
+
+def version() -> str:
+    """Return "forumbot X.Y.Z" (the installed distribution's version)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+    try:
+        return f"forumbot {installed('summit-assistant')}"
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "forumbot (not installed)"
+
+
+# The core, the console and the loader are imported by the commands that use them, so that
+# --version, --help and a usage error answer without loading them.
+def _assistant(directory: Path):
+    from bot.core.engine import Assistant
+    from bot.knowledge.loader import check_knowledge
     knowledge, problems = check_knowledge(directory)
     if knowledge is None:
         raise KnowledgeError(problems)
@@ -38,6 +91,7 @@ def _assistant(directory: Path) -> Assistant:
 def cmd_chat(args, settings: Settings) -> int:
     """Interactive terminal chat on the knowledge folder; with a database, /subscribe,
     /unsubscribe and /forget are simulated for the terminal's chat."""
+    from bot.channels import console
     assistant = _assistant(args.knowledge or settings.knowledge_dir)
     subscriptions = None
     if settings.database_url:
@@ -50,10 +104,10 @@ def cmd_chat(args, settings: Settings) -> int:
 
 def cmd_ask(args, settings: Settings) -> int:
     """One answer, or one JSON line per stdin line with --jsonl."""
+    from bot.channels import console
+    from bot.core.types import Message
     assistant = _assistant(args.knowledge or settings.knowledge_dir)
     if args.jsonl:
-        for stream in (sys.stdin, sys.stdout):
-            stream.reconfigure(encoding="utf-8")
         return console.run_jsonl(assistant, sys.stdin, sys.stdout)
     if not args.question:
         print("forumbot ask: give a question, or --jsonl to read questions from stdin",
@@ -67,6 +121,7 @@ def cmd_ask(args, settings: Settings) -> int:
 def cmd_check(args, settings: Settings) -> int:
     """Validate a knowledge folder and run its test questions (tests.yaml); list every
     problem; exit 1 when any is an error (a failing test question is one)."""
+    from bot.knowledge.loader import check_knowledge
     directory = args.directory or args.knowledge or settings.knowledge_dir
     if args.write_schemas:
         from bot.knowledge.schema import write_schemas
@@ -182,6 +237,7 @@ def cmd_report(args, settings: Settings) -> int:
 
     from bot.channels.telegram.admin import stats_text, unanswered_text
     from bot.storage import QuestionLog, create_engine_for, migrate
+    _needs_database(settings)
     engine = create_engine_for(settings.database_url)
     migrate(engine)
     questions = QuestionLog(engine, retention_days=settings.question_retention_days)
@@ -201,6 +257,7 @@ def cmd_announce(args, settings: Settings) -> int:
     action."""
     from bot.broadcast import cancel, list_announcements, report, send_now
     from bot.storage import create_engine_for, migrate
+    _needs_database(settings)
     engine = create_engine_for(settings.database_url)
     try:
         migrate(engine)
@@ -248,69 +305,118 @@ def cmd_announce(args, settings: Settings) -> int:
         engine.dispose()
 
 
+def _needs_database(settings: Settings) -> None:
+    if not settings.database_url:
+        raise ConfigError("DATABASE_URL is empty: this command reads the database")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``forumbot`` with all its subcommands."""
-    parser = argparse.ArgumentParser(prog="forumbot", description="Summit Assistant")
+    parser = Parser(prog="forumbot", description="Summit Assistant: the forum's chat "
+                    "assistant. Settings come from the environment or a .env file; see "
+                    "README.md.")
+    parser.add_argument("--version", action="version", version=version())
     parser.add_argument("--knowledge", type=Path, default=None,
                         help="knowledge folder (default: $KNOWLEDGE_DIR or the bundled one)")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    knowledge = "the knowledge folder (--knowledge DIR or KNOWLEDGE_DIR; default: the " \
+                "bundled one)"
 
-    p = sub.add_parser("chat", help="chat in the terminal")
+    p = subcommand(sub, "chat", "chat in the terminal", f"{knowledge}. With DATABASE_URL, "
+                   "/subscribe, /unsubscribe and /forget are rehearsed for the terminal",
+                   ["forumbot chat", "forumbot chat --explain",
+                    "printf 'who is cai bin\\n/quit\\n' | forumbot chat"], cmd_chat)
     p.add_argument("--explain", action="store_true", help="show candidates and scores")
-    p.set_defaults(func=cmd_chat)
 
-    p = sub.add_parser("ask", help="answer one question, or stdin lines with --jsonl")
+    p = subcommand(sub, "ask", "answer one question, or stdin lines with --jsonl", knowledge,
+                   ['forumbot ask "who spoke about preeclampsia?"',
+                    'forumbot ask --explain "li jin bao"',
+                    "forumbot ask --jsonl < questions.txt > answers.jsonl"], cmd_ask)
     p.add_argument("question", nargs="*")
     p.add_argument("--jsonl", action="store_true",
                    help="read one message per stdin line, write one JSON object per line")
     p.add_argument("--explain", action="store_true",
                    help="add the top candidate entries, the alias that matched and its score")
-    p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("check", help="validate the knowledge YAML and list every problem")
+    p = subcommand(sub, "check", "validate the knowledge YAML and list every problem",
+                   "a knowledge folder (DIR, else as for the other commands). Exit status 1 "
+                   "when it has errors", ["forumbot check", "forumbot check ./knowledge",
+                                         "forumbot check --format json"], cmd_check)
     p.add_argument("directory", nargs="?", type=Path)
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--write-schemas", action="store_true",
                    help="first (re)write the JSON Schemas of the files into DIR/schemas/")
-    p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("test", help="ask the test questions of tests.yaml; list failures")
+    p = subcommand(sub, "test", "ask the test questions of tests.yaml; list failures",
+                   "a knowledge folder with tests.yaml (DIR, else as for the other commands). "
+                   "Exit status 1 when a question gets another answer",
+                   ["forumbot test", "forumbot test ./knowledge --format json"], cmd_test)
     p.add_argument("directory", nargs="?", type=Path)
     p.add_argument("--format", choices=("text", "json"), default="text")
-    p.set_defaults(func=cmd_test)
 
-    p = sub.add_parser("run", help="run the Telegram bot with long polling")
-    p.set_defaults(func=cmd_run)
-    p = sub.add_parser("webhook", help="run the Telegram bot behind a webhook (PORT, WEBHOOK_URL)")
-    p.set_defaults(func=cmd_webhook)
-    p = sub.add_parser("wechat", help="serve the WeChat Official Account webhook on "
-                                      "PORT at /wechat (WECHAT_TOKEN)")
-    p.set_defaults(func=cmd_wechat)
-    p = sub.add_parser("web", help="serve the web chat (page at /, widget at /widget.js, "
-                                   "JSON API at /api/messages) on PORT")
-    p.set_defaults(func=cmd_web)
-    p = sub.add_parser("report", help="admin reports from the database (DATABASE_URL)")
+    subcommand(sub, "run", "run the Telegram bot with long polling",
+               f"TELEGRAM_BOT_TOKEN (from @BotFather); optional ADMIN_USER_IDS, "
+               f"DATABASE_URL, TELEGRAM_API_BASE_URL; {knowledge}",
+               ["TELEGRAM_BOT_TOKEN=123456:ABC-your-token forumbot run",
+                "ADMIN_USER_IDS=11111111,22222222 forumbot run"], cmd_run)
+    subcommand(sub, "webhook", "run the Telegram bot behind a webhook",
+               "TELEGRAM_BOT_TOKEN, WEBHOOK_URL (the public https URL Telegram posts to) and "
+               "WEBHOOK_SECRET (1-256 of A-Z a-z 0-9 _ -); optional PORT (default 8080), "
+               "WEBHOOK_LISTEN (default 0.0.0.0)",
+               ["TELEGRAM_BOT_TOKEN=123456:ABC-your-token WEBHOOK_URL=https://bot.example.org"
+                "/telegram WEBHOOK_SECRET=s3cret PORT=8443 forumbot webhook"], cmd_webhook)
+    subcommand(sub, "wechat", "serve the WeChat Official Account webhook on PORT at /wechat",
+               "WECHAT_TOKEN (the Token of the account's server configuration); for AES safe "
+               "mode also WECHAT_ENCODING_AES_KEY (43 characters) and WECHAT_APP_ID; optional "
+               "PORT (default 8080), WEBHOOK_LISTEN",
+               ["WECHAT_TOKEN=summitToken2023 PORT=8080 forumbot wechat"], cmd_wechat)
+
+    subcommand(sub, "web", "serve the web chat (page at /, widget at /widget.js, JSON API "
+               "at /api/messages) on PORT",
+               "nothing required; optional PORT (default 8080), WEBHOOK_LISTEN, "
+               "WEB_ALLOWED_ORIGINS (sites that may embed the widget), WEB_TRUSTED_PROXIES, "
+               f"WEB_RATE_LIMIT_IP, WEB_RATE_LIMIT_CONVERSATION; {knowledge}",
+               ["PORT=8000 forumbot web",
+                "WEB_ALLOWED_ORIGINS=https://www.hospital.example forumbot web"], cmd_web)
+
+    p = subcommand(sub, "report", "admin reports from the database",
+                   "DATABASE_URL (the bot's database; default the SQLite file "
+                   "forumbot.sqlite3 of the current folder)",
+                   ["forumbot report unanswered --days 7 --limit 50",
+                    "forumbot report stats --days 30"], cmd_report)
     p.add_argument("what", choices=("unanswered", "stats"))
-    p.add_argument("--days", type=int, default=30, help="period, in days back from today")
-    p.add_argument("--limit", type=int, default=20, help="rows of the unanswered list")
-    p.set_defaults(func=cmd_report)
-    p = sub.add_parser("announce", help="announcements in the database (DATABASE_URL): "
-                                        "list, send-now ID, cancel ID, report ID")
+    p.add_argument("--days", type=count(1, 3650), default=30,
+                   help="period, in days back from today (1-3650, default 30)")
+    p.add_argument("--limit", type=count(1, 1000), default=20,
+                   help="rows of the unanswered list (1-1000, default 20)")
+
+    p = subcommand(sub, "announce", "announcements in the database: list, send-now ID, "
+                   "cancel ID, report ID", "DATABASE_URL (the running bot's database)",
+                   ["forumbot announce list", "forumbot announce report welcome-2023",
+                    "forumbot announce cancel welcome-2023"], cmd_announce)
     p.add_argument("action", choices=("list", "send-now", "cancel", "report"))
     p.add_argument("id", nargs="?", help="announcement id (all actions but list)")
-    p.set_defaults(func=cmd_announce)
     return parser
+
+
+def utf8_streams() -> None:
+    """Read and write UTF-8 on the standard streams whatever the locale or
+    PYTHONIOENCODING says (undecodable input bytes become U+FFFD instead of an error)."""
+    for stream, errors in ((sys.stdin, "replace"), (sys.stdout, "strict"),
+                           (sys.stderr, "backslashreplace")):
+        if hasattr(stream, "reconfigure") and (stream.encoding or "").lower() != "utf-8":
+            stream.reconfigure(encoding="utf-8", errors=errors)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``forumbot`` console script; returns the exit status."""
+    utf8_streams()
     args = build_parser().parse_args(argv)
     try:
         settings = Settings()
-    except ValueError as exc:  # pydantic's ValidationError: name the setting, not its value
-        problems = "; ".join(f"{str(e['loc'][0]).upper()} ({e['msg']})" for e in exc.errors())
-        print(f"forumbot: invalid setting(s): {problems}", file=sys.stderr)
-        return 2
+    except ValidationError as exc:  # names the setting and why, never its value
+        print(f"forumbot: invalid setting {describe_errors(exc)}", file=sys.stderr)
+        return EXIT_USAGE
     secret = [s.get_secret_value() for s in (settings.telegram_bot_token,
                                                settings.webhook_secret, settings.wechat_token,
                                                settings.wechat_encoding_aes_key)
@@ -323,10 +429,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except ConfigError as exc:
         print(f"forumbot: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except (SQLAlchemyError, AlembicError) as exc:  # unreachable, refused, newer schema...
         print(f"forumbot: {database_failure(exc, settings.database_url)}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except BrokenPipeError:  # "forumbot ask ... | head": the reader left, nothing is wrong
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
         return 0

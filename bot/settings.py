@@ -14,17 +14,39 @@ from ipaddress import ip_network
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 BUNDLED_KNOWLEDGE = Path(__file__).resolve().parent.parent / "knowledge"
 TOKEN_SHAPE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,100}$")
 ORIGIN_SHAPE = re.compile(r"^https?://(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d{1,5})?$")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# Telegram's service accounts: the sender shown for messages no single person sent. As an
+# admin id, each would give admin rights to everyone behind it. (Telegram Bot API docs:
+# "from" of anonymous group admins, channel posts and forwards from linked channels.)
+SERVICE_ACCOUNTS = {
+    1087968824: "GroupAnonymousBot, the sender of every anonymous group admin's messages "
+                "in every group",
+    136817688: "Channel_Bot, the sender of every channel's posts in groups",
+    777000: "Telegram's own service account (channel posts forwarded to linked groups)",
+}
 
 
 class ConfigError(Exception):
     """A setting is missing or malformed; the message is one line, without secrets."""
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """Return one line naming each invalid setting by its environment name and why, never
+    its value (a secret may be among them): "ADMIN_USER_IDS: must be numeric ...; PORT: ..."."""
+    parts = []
+    for error in exc.errors():
+        name = str(error["loc"][0]).upper() if error["loc"] else "settings"
+        why = str(error["msg"]).removeprefix("Value error, ")
+        parts.append(f"{name}: {why}")
+    return "; ".join(parts).replace("\n", " ")
 
 
 class Settings(BaseSettings):
@@ -123,8 +145,8 @@ class Settings(BaseSettings):
     def _split_ids(cls, value):
         if isinstance(value, str):
             parts = [p.strip() for p in value.split(",") if p.strip()]
-            if not all(p.isdigit() for p in parts):
-                raise ValueError("ADMIN_USER_IDS must be numeric user ids separated by commas")
+            if not all(p.isascii() and p.isdigit() for p in parts):
+                raise ValueError("must be numeric user ids separated by commas")
             return [int(p) for p in parts]
         return value
 
@@ -164,6 +186,47 @@ class Settings(BaseSettings):
             raise ValueError('expected a rate like "60/minute" (several separated by ";")'
                              ) from None
         return value
+
+    @field_validator("admin_user_ids")
+    @classmethod
+    def _no_service_accounts(cls, value: list[int]) -> list[int]:
+        for user_id in value:
+            if user_id in SERVICE_ACCOUNTS:
+                raise ValueError(f"{user_id} is {SERVICE_ACCOUNTS[user_id]}: it is not one "
+                                 "person and cannot be an admin; give admins' own user ids")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return level
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA time zone such as Africa/Casablanca") from None
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if value.strip():
+            from sqlalchemy.engine import make_url  # only when a URL is given
+            from sqlalchemy.exc import ArgumentError
+            try:
+                make_url(value.strip())
+            except ArgumentError:
+                raise ValueError("must be an SQLAlchemy URL such as sqlite:///forumbot.sqlite3 "
+                                 "or postgresql+psycopg://user@host/db (or empty: no "
+                                 "database)") from None
+        return value.strip()
+
 
     def bot_token(self) -> str:
         """Return the Telegram token.
