@@ -2,6 +2,7 @@
 text in the language where the YAML has it (English otherwise), the user's choice first."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -92,7 +93,7 @@ def test_arabic_replies_isolate_latin_names_and_numbers(ask):
 
 def test_every_interface_string_is_translated_in_every_catalog():
     found = list(extract_from_dir(str(ROOT / "bot"), method_map=[("**.py", "python")],
-                                  keywords={"_": None, "ngettext": (1, 2)}))
+                                  keywords={"_": None, "N_": None, "ngettext": (1, 2)}))
     in_code = {f[2] if isinstance(f[2], str) else f[2][0] for f in found}
     assert len(in_code) > 50
     assert any(not isinstance(f[2], str) for f in found), "no plural string extracted"
@@ -222,3 +223,27 @@ def test_the_suggested_example_questions_are_answered_in_their_language(ask, kno
             reply = ask(question)
             assert reply.intent not in ("fallback", "emergency"), question
             assert reply.lang == lang, question
+
+
+async def test_the_telegram_command_menu_is_set_in_each_language(fake, assistant):
+    from bot.channels.telegram.app import COMMANDS, build_application
+    from bot.settings import Settings
+    app = build_application(Settings(telegram_bot_token=fake.token,
+                                     telegram_api_base_url=fake.base_url, database_url="",
+                                     watch_knowledge=False), assistant)
+    await app.initialize()
+    try:
+        await app.post_init(app)
+    finally:
+        await app.shutdown()
+    default = json.dumps({"type": "default"}, sort_keys=True)
+    menus = {lang: {c["command"]: c["description"] for c in fake.commands[(default, code)]}
+             for lang, code in (("en", ""), ("fr", "fr"), ("ar", "ar"), ("zh", "zh"))}
+    assert list(menus["en"]) == [name for name, _ in COMMANDS]
+    assert menus["fr"]["emergency"] == "Numéros d'urgence"
+    assert menus["ar"]["about"] == "عن المنتدى" and menus["zh"]["speakers"] == "论坛上的讲者"
+    for lang in ("fr", "ar", "zh"):
+        assert list(menus[lang]) == list(menus["en"])
+        assert all(menus[lang][name] != menus["en"][name] for name in menus["en"])
+    for lang in ("ar", "zh"):
+        assert all(reply_language(text) == lang for text in menus[lang].values())

@@ -21,6 +21,7 @@ from telegram.ext import (
 )
 
 from bot.core.engine import Assistant
+from bot.i18n import SUPPORTED, _, language
 from bot.reload import KnowledgeHolder
 from bot.settings import ConfigError, Settings
 
@@ -28,19 +29,27 @@ from . import admin, handlers, subscribe
 
 log = logging.getLogger(__name__)
 
-# The command menu, built from the same list the handlers are registered with.
+
+
+def N_(text: str) -> str:
+    """Mark a description for the catalogs; it is translated when the menu is set."""
+    return text
+
+
+# The command menu, built from the same list the handlers are registered with; Telegram
+# shows each user the menu of their app's language (set_my_commands language_code).
 COMMANDS: list[tuple[str, str]] = [
-    ("start", "Welcome and example questions"),
-    ("help", "What I can do"),
-    ("sessions", "The programme of expert talks"),
-    ("speakers", "Who spoke at the forum"),
-    ("doctor", "Find a doctor: /doctor midwife"),
-    ("emergency", "Emergency numbers"),
-    ("about", "About the forum"),
-    ("language", "Choose the language of answers"),
-    ("subscribe", "Receive the forum's announcements"),
-    ("unsubscribe", "Stop the announcements"),
-    ("forget", "Delete everything stored about you"),
+    ("start", N_("Welcome and example questions")),
+    ("help", N_("What I can do")),
+    ("sessions", N_("The programme of expert talks")),
+    ("speakers", N_("Who spoke at the forum")),
+    ("doctor", N_("Find a doctor: /doctor midwife")),
+    ("emergency", N_("Emergency numbers")),
+    ("about", N_("About the forum")),
+    ("language", N_("Choose the language of answers")),
+    ("subscribe", N_("Receive the forum's announcements")),
+    ("unsubscribe", N_("Stop the announcements")),
+    ("forget", N_("Delete everything stored about you")),
 ]
 WATCH = "watch_knowledge"
 CHANNEL_COMMANDS = {"language", "subscribe", "unsubscribe", "forget"}  # not the core's
@@ -93,6 +102,10 @@ def register_handlers(app: Application) -> None:
 
 async def _post_init(app: Application) -> None:
     await app.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
+    for lang in SUPPORTED[1:]:
+        with language(lang):
+            await app.bot.set_my_commands([BotCommand(name, _(text)) for name, text in COMMANDS],
+                                          language_code=lang)
     # admins see the admin commands too, in their private chat with the bot
     for admin_id in app.bot_data.get(admin.ADMINS, ()):
         try:
