@@ -2,7 +2,8 @@
 
 Order of decisions, and why:
 1. Commands ("/sessions", "/doctor midwife") are exact and decided first.
-2. Urgent symptoms get the emergency reply before anything else (health safety first).
+2. Urgent symptoms get the emergency reply before anything else (health safety first):
+   :mod:`bot.core.emergency` triages the message with the concepts of emergency.yaml.
 3. A message that is only a greeting, help request or thanks gets that reply, before fuzzy
    matching, so "hi" never lands on a name that contains "hi".
 4. Otherwise the match index finds the entries mentioned, and their kinds decide the
@@ -12,6 +13,10 @@ Order of decisions, and why:
 5. Confidence = match score x how much of the message the match explains. Below
    ANSWER_MIN, or when two entries match the same words almost equally, the reply is a
    fallback that asks "did you mean ...?" with the candidates as choices.
+6. The safety net: a health question (a personal situation, a medical question) gets the
+   "health" reply (numbers if urgent, no advice, a doctor or midwife) instead of the
+   answer, unless it asks about the programme or the directory and is answered; never a
+   bare fallback or a menu of unrelated talks.
 """
 from __future__ import annotations
 
@@ -92,11 +97,20 @@ class Assistant:
             return self._command(stripped, lang)
         analysis = self.index.analyse(text)
         names = any(m.kind == "person" for m in analysis.mentions)
-        rule = self.detector.check(analysis.units, names)
-        if rule:
-            return self._emergency(lang, rule)
+        triage = self.detector.triage(analysis.units, names)
+        if triage.urgent:
+            return self._emergency(lang, triage.urgent)
         small = self._smalltalk(analysis, lang)
-        return small or self._answer(analysis, lang)
+        if small:
+            return small
+        answer = self._answer(analysis, lang)
+        # a price or an unrelated contact is no health question; the programme or the
+        # directory answers a health question only when it asks for them and is answered
+        framed = triage.framed or "doctor" in analysis.cues
+        if triage.health and "offtopic" not in analysis.cues and (
+                answer.intent == "fallback" or not framed):
+            return self._health(lang, triage.health)
+        return answer
 
     def knows(self, choice_id: str) -> bool:
         """True when ``choice_id`` is a choice this knowledge version can answer (a button
@@ -171,6 +185,12 @@ class Assistant:
     def _emergency(self, lang: str, rule: str) -> Reply:
         return self._reply("emergency", render.emergency(self.k), lang,
                            ids=(f"emergency:{rule}",))
+
+    def _health(self, lang: str, concept: str) -> Reply:
+        return self._reply("health", render.health_advice(self.k), lang,
+                           ids=(f"health:{concept}",),
+                           choices=(Choice("list:doctors", render.section_label("list:doctors")),
+                                    Choice("emergency", render.emergency_label())))
 
     def _smalltalk(self, a: Analysis, lang: str) -> Reply | None:
         """A message wholly made of greeting, help or thanks words, matched exactly."""

@@ -56,6 +56,19 @@ def emergency(k: Knowledge) -> str:
     ])
 
 
+def health_advice(k: Knowledge) -> str:
+    """Return the safety-net reply to a health question the bot must not answer: the
+    numbers "if this is urgent" first, then no advice, then the user's doctor or midwife
+    and the Find a Doctor list."""
+    return "\n".join([
+        _("If this is urgent, call {numbers}, or go to the nearest emergency "
+          "department.").format(numbers=numbers_line(k)),
+        _("I cannot give medical advice: I only know about the forum and its speakers."),
+        _("For your own situation, please ask your doctor or midwife. The Find a Doctor "
+          "list below can help you find a clinician."),
+    ])
+
+
 def urgent_hint(k: Knowledge) -> str:
     """Return the one line added to answers on topics that can describe an emergency."""
     return _("If this is happening to you now, call {numbers}, or go to the nearest "
@@ -348,6 +361,11 @@ def section_label(key: str) -> str:
     """Return the button label of a section ("list:sessions" -> "Programme")."""
     return {"list:sessions": _("Programme"), "list:speakers": _("Speakers"),
             "list:doctors": _("Find a doctor"), "help": _("Help")}[key]
+
+
+def emergency_label() -> str:
+    """Return the label of the button that shows the emergency numbers."""
+    return _("Emergency numbers")
 
 
 def doctor_card_label() -> str:

@@ -8,10 +8,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
+# emergency: urgent symptoms, the numbers first and alone; health: a personal health
+# situation or medical question outside the programme ("can I take aspirin while
+# pregnant?"): the numbers "if this is urgent", no advice, a doctor or midwife and Find a
+# Doctor; fallback: not understood ("did you mean ...?").
 Intent = Literal["greeting", "help", "event", "session", "speaker", "doctor", "emergency",
-                 "fallback", "smalltalk"]
+                 "health", "fallback", "smalltalk"]
 INTENTS: tuple[str, ...] = ("greeting", "help", "event", "session", "speaker", "doctor",
-                            "emergency", "fallback", "smalltalk")
+                            "emergency", "health", "fallback", "smalltalk")
 
 
 @dataclass(frozen=True)

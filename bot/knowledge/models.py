@@ -7,10 +7,11 @@ hospital's real directory maps onto them field by field.
 """
 from __future__ import annotations
 
+import difflib
 from functools import cached_property
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 Lang = Literal["en", "fr", "ar", "zh"]
 LANGS: tuple[str, ...] = ("en", "fr", "ar", "zh")
@@ -214,26 +215,107 @@ class EmergencyNumber(Entry):
     service: LocalizedText
 
 
-class EmergencyRule(Entry):
-    """Urgent when every group has at least one term in the message (terms in any language)."""
+GroupName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,47}$")]
+
+
+class Terms(Entry):
+    """Words and phrases of one meaning, per language (Darija in Arabic script and in Latin
+    letters goes under ``ar``; Chinese in simplified script, traditional is converted).
+
+    A term of several words matches them in order, with at most one extra word between two
+    of them; a Chinese term matches its characters side by side. ``context: true`` marks
+    words that only set the scene (a person, a pregnancy, a baby): negation words never
+    deny them ("I'm not sure, my wife is bleeding" still has "my wife")."""
+
+    en: list[AliasText] = []
+    fr: list[AliasText] = []
+    ar: list[AliasText] = []
+    zh: list[AliasText] = []
+    context: bool = False
+
+    def all(self) -> list[str]:
+        """Return every term of every language, English first."""
+        return [*self.en, *self.fr, *self.ar, *self.zh]
+
+
+class Pattern(Entry):
+    """One way to say a concept: every group of ``all`` has a term in the message, the
+    terms found spanning at most ``within`` message units (words, or Chinese characters).
+    ``negated``: the concept is an absence ("the baby is not moving"), so the pattern also
+    needs a negation word among its terms or next to them (and its terms may be negated)."""
+
+    all: list[GroupName] = Field(min_length=1, max_length=6)
+    within: int | None = Field(default=None, ge=1, le=60)
+    negated: bool = False
+
+
+class Concept(Entry):
+    """A red flag (or, in ``safety_net``, a health question): it fires when one of its
+    patterns is found. ``name`` says what it is to admins and in ``forumbot ask --explain``."""
 
     id: EntryId
-    all: list[list[AliasText]] = Field(min_length=1)
+    name: Text
+    when: list[Pattern] = Field(min_length=1)
+
+
+class Negation(Entry):
+    """What makes a red-flag term not a red flag now.
+
+    ``before``: words that deny a term starting at most ``window`` units after them
+    ("not", "no longer", "plus de", "ما", "不再"); ``after``: words that deny a term ending
+    at most ``window`` units before them ("any more", "has stopped", "وقف", "止住了");
+    ``past``: words that make a term within ``past_window`` units history ("years ago"; a
+    year such as 2019 counts too). ``other_meaning``: longer words in which a red-flag word
+    means something else ("blood pressure", "血压", "ضغط الدم"): it does not count there.
+    A negation word inside a red-flag term is part of that term ("not breathing", "won't
+    stop", "ما بغاش يوقف"), never a negation of it.
+    """
+
+    before: Terms = Terms()
+    after: Terms = Terms()
+    past: Terms = Terms()
+    other_meaning: Terms = Terms()
+    window: int = Field(default=2, ge=1, le=6)
+    past_window: int = Field(default=6, ge=1, le=20)
 
 
 class Emergency(Entry):
-    """Urgent-symptom rules and the numbers given in the emergency reply.
+    """Urgent-symptom concepts, the health safety net, and the numbers given in replies.
 
-    ``programme_cues``: words that make a message a question about the programme;
-    ``personal_cues``: words that make it about someone now ("I", "my wife", "right now").
-    A message naming urgent symptoms is an emergency unless it is a programme question
-    without any personal cue.
+    ``groups`` are named lists of terms; ``concepts`` (red flags: the emergency reply) and
+    ``safety_net`` (the "I cannot give medical advice" reply) combine them by name.
+    A red flag is not an emergency when the message is framed as a question about the
+    programme or general information (a ``framing`` group, or a speaker named) and no
+    ``personal`` term ("I'm", "my wife", "right now") stands near the red-flag words.
     """
 
     numbers: list[EmergencyNumber] = Field(min_length=1)
-    rules: list[EmergencyRule] = Field(min_length=1)
-    programme_cues: list[AliasText] = []
-    personal_cues: list[AliasText] = []
+    groups: dict[GroupName, Terms] = Field(min_length=1)
+    concepts: list[Concept] = Field(min_length=1)
+    safety_net: list[Concept] = []
+    negation: Negation = Negation()
+    framing: list[GroupName] = []
+    personal: list[GroupName] = []
+    personal_window: int = Field(default=5, ge=0, le=20)
+
+    @model_validator(mode="after")
+    def _known_groups(self) -> Emergency:
+        known = sorted(self.groups)
+        for where, names in [("framing", self.framing), ("personal", self.personal)] + [
+                (f"{kind} `{c.id}`", [g for p in c.when for g in p.all])
+                for kind, concepts in (("concept", self.concepts),
+                                       ("safety_net", self.safety_net)) for c in concepts]:
+            for name in names:
+                if name not in self.groups:
+                    guess = difflib.get_close_matches(name, known, n=1)
+                    hint = f" (did you mean `{guess[0]}`?)" if guess else ""
+                    raise ValueError(f"{where}: `{name}` is not the name of a group in "
+                                     f"`groups`{hint}")
+        ids = [c.id for c in [*self.concepts, *self.safety_net]]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"concept ids must be unique: {', '.join(dupes)}")
+        return self
 
 
 class Vocabulary(Entry):

@@ -150,13 +150,42 @@ FIELD_DOCS: dict[tuple[str, str], str] = {
     ("EmergencyNumber", "country"): "Country. " + TRANSLATABLE,
     ("EmergencyNumber", "number"): 'The number, in quotes ("141"). ' + NEVER_INVENT,
     ("EmergencyNumber", "service"): "Which service answers. " + TRANSLATABLE,
-    ("EmergencyRule", "id"): ID,
-    ("EmergencyRule", "all"): "Groups of terms: urgent when every group has a term in the "
-                              "message.",
-    ("Emergency", "numbers"): "Numbers given in the emergency reply.",
-    ("Emergency", "rules"): "Urgent-symptom rules.",
-    ("Emergency", "programme_cues"): "Words that make a message a question about the programme.",
-    ("Emergency", "personal_cues"): "Words that make it about someone now (I, my wife, now).",
+    ("Terms", "en"): "English words and phrases.",
+    ("Terms", "fr"): "French words and phrases.",
+    ("Terms", "ar"): "Arabic words and phrases: Modern Standard, Darija in Arabic script and in "
+                     "Latin letters with digits (katnzef, ma bghach ywqef).",
+    ("Terms", "zh"): "Chinese words (simplified; traditional is converted before matching).",
+    ("Terms", "context"): "true for words that only set the scene (a person, a pregnancy, a "
+                          "baby): negation words never cancel them.",
+    ("Pattern", "all"): "Names of groups: every one must have a word in the message.",
+    ("Pattern", "within"): "At most this many words (Chinese: characters) from the first to "
+                           "the last word found.",
+    ("Pattern", "negated"): "true for an absence (the baby is not moving): a negation word "
+                            "must stand among or next to the words found.",
+    ("Concept", "id"): ID,
+    ("Concept", "name"): "What this red flag or health question is, for admins.",
+    ("Concept", "when"): "Patterns: the concept fires when any one of them is found.",
+    ("Negation", "before"): "Words that cancel a red-flag word right after them (not, no longer, "
+                            "plus de, ما بقاش, 不再).",
+    ("Negation", "after"): "Words that cancel a red-flag word right before them (any more, has "
+                           "stopped, وقف, 止住了).",
+    ("Negation", "past"): "Words that make a red-flag word near them history (years ago).",
+    ("Negation", "other_meaning"): "Longer words in which a red-flag word means something else "
+                                   "(blood pressure, 血压).",
+    ("Negation", "window"): "How close (in words) a negation word must be: 2 = next to it or "
+                            "one word between.",
+    ("Negation", "past_window"): "How close (in words) a past word must be.",
+    ("Emergency", "numbers"): "Numbers given in the emergency and health replies.",
+    ("Emergency", "groups"): "Named lists of words per language, combined by the concepts.",
+    ("Emergency", "concepts"): "Red flags: urgent symptoms that get the emergency reply.",
+    ("Emergency", "safety_net"): "Health questions that get the 'I cannot give medical advice' "
+                                 "reply with the numbers and a doctor or midwife.",
+    ("Emergency", "negation"): "Words that cancel a red flag: negations and the distant past.",
+    ("Emergency", "framing"): "Groups that make a message a question about the programme or "
+                              "general information.",
+    ("Emergency", "personal"): "Groups of words (I'm, my wife, right now) that keep a framed "
+                               "message urgent when they stand near the red flag.",
+    ("Emergency", "personal_window"): "How close (in words) a personal word must be.",
     ("Translations", "english_first"): "true: text missing French, Arabic or Chinese is a "
                                        "warning and English is shown; false: an error.",
     ("Vocabulary", "stopwords"): "Per language: words that carry no meaning for matching.",

@@ -194,8 +194,9 @@ def _plain_value(text: str) -> object:
     return text
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that notes anchors, aliases and tags on the nodes instead of honouring them.
+class _Noting:
+    """Composer part that notes anchors, aliases and tags on the nodes instead of honouring
+    them.
 
     Only the composer is used (text -> nodes); turning nodes into Python values is
     done by :class:`_Builder`, so no constructor (safe or not) ever runs. The notes are
@@ -220,7 +221,28 @@ class _Loader(yaml.SafeLoader):
         node = super().compose_node(parent, index)
         node.notes, node.rejected = notes, rejected
         node.forced_str = tag is not None  # '!' or '!!str' on a scalar means "this is text"
+        if isinstance(node, ScalarNode) and not node.style:
+            node.style = None  # libyaml says '' for a plain scalar, PyYAML None
         return node
+
+
+class _Loader(_Noting, yaml.SafeLoader):
+    """PyYAML's pure-Python parser with the noting composer."""
+
+
+if getattr(yaml, "__with_libyaml__", False):
+    class _FastLoader(_Noting, yaml._yaml.CParser, yaml.composer.Composer,
+                      yaml.resolver.Resolver):
+        """libyaml's parser (C, about ten times faster on long lists of terms) feeding the
+        same composer as :class:`_Loader`; used first, and any error is read again with
+        :class:`_Loader` so that messages do not depend on libyaml being installed."""
+
+        def __init__(self, text: str):
+            yaml._yaml.CParser.__init__(self, text)
+            yaml.composer.Composer.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+else:  # pragma: no cover - PyYAML built without libyaml
+    _FastLoader = None
 
 
 class _Builder:
@@ -321,8 +343,18 @@ def _syntax_problem(file: str, exc: yaml.MarkedYAMLError) -> Problem:
 
 def _parse(text: str, file: str) -> tuple[list, list[Problem], Problem | None]:
     """Compose every document; returns (root nodes, problems, syntax problem or None)."""
+    if _FastLoader is not None:
+        try:
+            found = _compose(_FastLoader(text), file)
+        except (yaml.YAMLError, RecursionError):
+            found = None  # read again below, for the same messages as without libyaml
+        if found is not None and found[2] is None:
+            return found
+    return _compose(_Loader(text), file)
+
+
+def _compose(loader, file: str) -> tuple[list, list[Problem], Problem | None]:
     problems: list[Problem] = []
-    loader = _Loader(text)
     roots: list = []
     try:
         loader.get_event()  # StreamStartEvent
