@@ -15,8 +15,8 @@ Order of decisions, and why:
    fallback that asks "did you mean ...?" with the candidates as choices.
 6. The safety net: a health question (a personal situation, a medical question) gets the
    "health" reply (numbers if urgent, no advice, a doctor or midwife) instead of the
-   answer, unless it asks about the programme or the directory and is answered; never a
-   bare fallback or a menu of unrelated talks.
+   answer, unless it asks about the programme or the directory, or the answer is
+   CONFIDENT, and is answered; never a bare fallback or a menu of unrelated talks.
 """
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 1000   # longer messages are read up to here (a chat question is short)
 ANSWER_MIN = 0.55          # below this confidence the bot asks instead of answering
+CONFIDENT = 0.75           # a health question answered this surely is about the programme
 AMBIGUITY_MARGIN = 0.05    # two entries closer than this on the same words: ask which
 MAX_PEOPLE = 3
 MAX_CHOICES = 4
@@ -105,10 +106,10 @@ class Assistant:
             return small
         answer = self._answer(analysis, lang)
         # a price or an unrelated contact is no health question; the programme or the
-        # directory answers a health question only when it asks for them and is answered
+        # directory answers a health question only when it asks for them, or is sure
         framed = triage.framed or "doctor" in analysis.cues
         if triage.health and "offtopic" not in analysis.cues and (
-                answer.intent == "fallback" or not framed):
+                answer.intent == "fallback" or not (framed or answer.confidence >= CONFIDENT)):
             return self._health(lang, triage.health)
         return answer
 
