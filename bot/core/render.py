@@ -363,11 +363,6 @@ def section_label(key: str) -> str:
             "list:doctors": _("Find a doctor"), "help": _("Help")}[key]
 
 
-def emergency_label() -> str:
-    """Return the label of the button that shows the emergency numbers."""
-    return _("Emergency numbers")
-
-
 def doctor_card_label() -> str:
     """Return the label of the button that opens a person's Find a Doctor card."""
     return _("Find a Doctor card")
