@@ -34,6 +34,14 @@ SERVICE_ACCOUNTS = {
 }
 
 
+def _comma_list(value):
+    """A setting's comma-separated text as a list of its non-empty, stripped items (a list
+    given in code is returned as it is)."""
+    if isinstance(value, str):
+        return [p.strip() for p in value.split(",") if p.strip()]
+    return list(value)
+
+
 class ConfigError(Exception):
     """A setting is missing or malformed; the message is one line, without secrets."""
 
@@ -144,7 +152,7 @@ class Settings(BaseSettings):
     @classmethod
     def _split_ids(cls, value):
         if isinstance(value, str):
-            parts = [p.strip() for p in value.split(",") if p.strip()]
+            parts = _comma_list(value)
             if not all(p.isascii() and p.isdigit() for p in parts):
                 raise ValueError("must be numeric user ids separated by commas")
             return [int(p) for p in parts]
@@ -153,20 +161,17 @@ class Settings(BaseSettings):
     @field_validator("web_allowed_origins", mode="before")
     @classmethod
     def _split_origins(cls, value):
-        if isinstance(value, str):
-            value = [p.strip() for p in value.split(",") if p.strip()]
-        origins = [str(o).rstrip("/").lower() for o in value]
+        origins = [str(o).rstrip("/").lower() for o in _comma_list(value)]
         bad = [o for o in origins if not ORIGIN_SHAPE.match(o)]
         if bad:
-            raise ValueError("WEB_ALLOWED_ORIGINS must be origins like https://www.example.org "
+            raise ValueError("expected origins like https://www.example.org "
                              "(scheme, host, optional port; no path), separated by commas")
         return origins
 
     @field_validator("web_trusted_proxies", mode="before")
     @classmethod
     def _split_proxies(cls, value):
-        if isinstance(value, str):
-            value = [p.strip() for p in value.split(",") if p.strip()]
+        value = _comma_list(value)
         for item in value:
             try:
                 if item != "*":
