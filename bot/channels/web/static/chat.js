@@ -95,7 +95,7 @@
 
   function addBot(reply) {
     const item = el("li", "msg bot");
-    if (reply.intent === "emergency") item.classList.add("emergency");
+    if (/^[a-z]+$/.test(reply.intent)) item.classList.add(reply.intent);  // styles emergency, health
     item.lang = reply.lang;
     item.dir = reply.dir;
     item.append(el("span", "sr-only who-bot", t("bot") + " "));
