@@ -179,7 +179,7 @@ async def test_subscribe_event_gets_the_greeting(client, counting):
     message_xml("location", "2003", Location_X="23.1", Location_Y="113.3", Label="x"),
     message_xml("link", "2004", Title="t", Description="d", Url="http://example.com"),
     message_xml("video", "2005", MediaId="m3", ThumbMediaId="m4"),
-    message_xml("event", None, Event="CLICK", EventKey="menu_1"),
+    message_xml("event", None, Event="scancode_push", EventKey="menu_1"),
 ])
 async def test_other_message_kinds_get_the_text_only_reply(client, counting, body):
     reply = reply_fields(await post(client, body))

@@ -49,16 +49,20 @@ from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
 
 from bot.channels.serve import serve
+from bot.core import render
 from bot.core.engine import Assistant
 from bot.core.types import Message, Reply
+from bot.i18n import language
 from bot.settings import ConfigError, Settings
 
 from . import format
 from .cache import RecentCache
+from .emoticons import strip_emoticons
 
 log = logging.getLogger(__name__)
 
 PATH = "/wechat"                 # the webhook's path: part of the project's interface
+MAX_HEARD = 80                   # characters of a voice transcript quoted back
 MAX_BODY = 64 * 1024             # largest accepted POST body, bytes (WeChat's are < 4 KiB)
 RETRY_CACHE_SIZE = 2000          # replies kept for retried messages
 RETRY_TTL = 300.0                # seconds a reply is kept for retries
@@ -68,12 +72,19 @@ NO_REPLY = "success"             # what WeChat accepts as "nothing to send"
 XML = "application/xml"
 
 # Events that make someone a new follower: they get the greeting.
-SUBSCRIBE_EVENTS = frozenset({"subscribe", "subscribe_scan", "subscribe_scan_product"})
+# Events that bring someone to the chat: they get the greeting. A follower scanning one of
+# the account's QR codes (a poster) sends "scan"; a new follower "subscribe[_scan]".
+GREETING_EVENTS = frozenset({"subscribe", "subscribe_scan", "subscribe_scan_product", "scan"})
 # Events nobody typed, answered with NO_REPLY rather than "text only": the follower left
 # (unsubscribe), WeChat reports the location on its own each time the chat opens
-# (location), a menu link opens a web page (view), or a mass/template send finished.
-SILENT_EVENTS = frozenset({"unsubscribe", "location", "view", "masssendjobfinish",
-                           "templatesendjobfinish"})
+# (location), a menu link opens a web page or mini program (view, view_miniprogram), a
+# menu's location picker, or a mass/template send finished.
+SILENT_EVENTS = frozenset({"unsubscribe", "location", "view", "view_miniprogram",
+                           "location_select", "masssendjobfinish", "templatesendjobfinish"})
+# Menu buttons (CLICK events): the EventKey set in the account's menu configuration names
+# the section it opens; an unknown key opens the help, which lists every section.
+MENU_KEYS = frozenset({"sessions", "programme", "program", "speakers", "doctors", "doctor",
+                       "emergency", "about", "help", "start"})
 # The fields read from the XML; each may appear at most once.
 FIELDS = ("ToUserName", "FromUserName", "CreateTime", "MsgType", "MsgId", "Event", "Content",
           "Encrypt")
@@ -253,24 +264,47 @@ class WeChatWebhook:
         """Return the reply XML (plain) for one parsed message, or NO_REPLY."""
         kind = message.type if message.type != "event" else f"event:{message.event}"
         openid = message.source
+        note = None  # a line added to the answer
         if message.type == "text":
-            text = message.content or ""
+            text = strip_emoticons(message.content or "")
             reply = self._text(text, openid)
-        elif message.type == "event" and message.event in SUBSCRIBE_EVENTS:
+        elif message.type == "voice" and (message.recognition or "").strip():
+            # speech recognition on: the transcript is answered like a text, and the
+            # follower is told what was understood (recognition makes mistakes)
+            text = " ".join(message.recognition.split())
+            reply = self._text(text, openid)
+            with language(reply.lang):
+                note = render.from_speech(render.shorten(text, MAX_HEARD))
+        elif message.type == "event" and message.event in GREETING_EVENTS:
             text = ""
-            reply = self.assistant.reply(Message("/start", user_id=openid))
+            reply = self.assistant.reply(Message("/start", user_id=openid,
+                                                 lang=self._language(openid)))
+        elif message.type == "event" and message.event == "click":
+            text = ""
+            reply = self.assistant.reply(Message(menu_command(message.key), user_id=openid,
+                                                 lang=self._language(openid)))
         elif message.type == "event" and message.event in SILENT_EVENTS:
             log.info("WeChat %s: no reply", kind)
             return NO_REPLY
         else:
             log.info("WeChat %s: text-only notice", kind)
             return _render(message, format.TEXT_ONLY)
-        content, shown = format.content(reply)
+        if note is None:
+            content, shown = format.content(reply)
+        else:  # within the byte limit; emergency guidance stays first
+            content, shown = format.content(reply, format.MAX_BYTES - format.size(note) - 1)
+            content = f"{content}\n{note}" if reply.intent == "emergency" else f"{note}\n{content}"
         self.choices.put(openid, (tuple(c.id for c in shown), reply.lang))
         log.info("WeChat %s answered: intent=%s lang=%s in=%d chars out=%d bytes "
                  "choices=%d %.1f ms", kind, reply.intent, reply.lang, len(text),
                  format.size(content), len(shown), (time.perf_counter() - started) * 1000)
         return _render(message, content)
+
+    def _language(self, openid: str) -> str | None:
+        """The language of the follower's last answer (remembered with its choices), or
+        None: for events, which carry no text to detect it from."""
+        shown = self.choices.get(openid)
+        return shown[1] if shown else None
 
     def _text(self, text: str, openid: str) -> Reply:
         """A typed message: a number picks one of the choices last shown, else the core
@@ -281,6 +315,13 @@ class WeChatWebhook:
             ids, lang = shown
             return self.assistant.choose(ids[int(picked) - 1], lang)
         return self.assistant.reply(Message(text, user_id=openid, lang=None))
+
+
+def menu_command(key: str | None) -> str:
+    """Return the command a menu button's EventKey stands for ("SESSIONS" -> "/sessions");
+    keys outside MENU_KEYS give "/help"."""
+    name = (key or "").strip().lower()
+    return f"/{name}" if name in MENU_KEYS else "/help"
 
 
 def create_app(assistant: Assistant, creds: Credentials, **options) -> Starlette:
