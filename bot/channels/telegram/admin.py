@@ -15,11 +15,11 @@ from datetime import UTC, datetime, timedelta
 
 from telegram import Update
 from telegram.ext import Application, ContextTypes
-from watchfiles import awatch
 
 from bot.admin import testrun
 from bot.admin.testrun import Outcome
 from bot.reload import KnowledgeHolder, ReloadResult
+from bot.watch import watch_path
 
 from .handlers import HOLDER, QUESTIONS, on_command, where
 
@@ -184,12 +184,13 @@ def _number(args, default: int, maximum: int) -> int:
 
 
 async def watch_knowledge(app: Application) -> None:
-    """Reload whenever the knowledge folder changes (debounced), until cancelled."""
+    """Reload whenever the knowledge folder changes (debounced) or a deploy replaces it
+    (the path is followed, not the inode), until cancelled."""
     holder: KnowledgeHolder = app.bot_data[HOLDER]
     if holder.directory is None:
         return
-    async for _changes in awatch(holder.directory, debounce=400, step=50, recursive=False):
-        await reload_and_report(app, "file change")
+    async for reason in watch_path(holder.directory):
+        await reload_and_report(app, reason)
 
 
 def start_reloaders(app: Application, watch: bool) -> None:

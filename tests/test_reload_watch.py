@@ -1,0 +1,87 @@
+"""The knowledge watcher follows the folder's path, not its inode: a deploy that replaces
+the folder (``mv kb kb.old; mv kb.new kb``) is reloaded, and so is every later edit."""
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+import pytest
+from edits import edit, give_cai_bin_a_role
+from telegram_test import text_of
+
+from bot.channels.telegram.app import build_application
+from bot.reload import KnowledgeHolder
+from bot.settings import Settings
+from bot.watch import FILE_CHANGE, FOLDER_REPLACED, watch_path
+
+
+async def next_reason(events, timeout: float = 15.0) -> str:
+    return await asyncio.wait_for(anext(events), timeout)
+
+
+async def test_watch_path_follows_a_replaced_folder(tmp_path):
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "a.yaml").write_text("a: 1\n")
+    events = watch_path(kb, debounce_ms=50, check_ms=100)
+    try:
+        first = asyncio.ensure_future(next_reason(events))
+        await asyncio.sleep(0.5)  # the watch is in place
+        (kb / "a.yaml").write_text("a: 2\n")
+        assert await first == FILE_CHANGE
+        new = tmp_path / "kb.new"
+        new.mkdir()
+        (new / "a.yaml").write_text("a: 3\n")
+        kb.rename(tmp_path / "kb.old")
+        new.rename(kb)
+        assert await next_reason(events) == FOLDER_REPLACED
+        second = asyncio.ensure_future(next_reason(events))
+        await asyncio.sleep(0.5)
+        (kb / "a.yaml").write_text("a: 4\n")  # an edit in the NEW folder
+        assert await second == FILE_CHANGE
+    finally:
+        await events.aclose()
+
+
+@pytest.fixture
+async def bot(fake, knowledge_copy):
+    settings = Settings(telegram_bot_token=fake.token, telegram_api_base_url=fake.base_url,
+                        database_url="", watch_knowledge=True)
+    app = build_application(settings, KnowledgeHolder(knowledge_copy))
+    await app.initialize()
+    await app.post_init(app)
+    await app.start()
+    await app.updater.start_polling(poll_interval=0, timeout=1)
+    yield app
+    await app.updater.stop()
+    await app.stop()
+    await app.post_shutdown(app)
+    await app.shutdown()
+
+
+async def serving(app, trigger: str, before: str) -> None:
+    holder = app.bot_data["knowledge"]
+    for _ in range(200):
+        if holder.version.version != before and holder.version.trigger == trigger:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"still serving {holder.version} after 20 s")
+
+
+async def test_a_deploy_replacing_the_folder_and_later_edits_are_served(fake, bot,
+                                                                        knowledge_copy: Path):
+    holder = bot.bot_data["knowledge"]
+    new = knowledge_copy.parent / "knowledge.new"
+    shutil.copytree(knowledge_copy, new)
+    give_cai_bin_a_role(new / "people.yaml", "Head of the Delivery Room")
+    before = holder.version.version
+    knowledge_copy.rename(knowledge_copy.parent / "knowledge.old")
+    new.rename(knowledge_copy)
+    await serving(bot, FOLDER_REPLACED, before)
+    before = holder.version.version
+    edit(knowledge_copy / "people.yaml", "Head of the Delivery Room", "Chief of Obstetrics")
+    await serving(bot, FILE_CHANGE, before)
+    fake.user_sends("who is cai bin")
+    [reply] = await fake.wait_for_sent(1)
+    assert "Chief of Obstetrics" in text_of(reply)
