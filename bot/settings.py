@@ -87,8 +87,18 @@ class Settings(BaseSettings):
             mode, where it is sealed inside every encrypted message.
         wechat_encoding_aes_key: the EncodingAESKey (WECHAT_ENCODING_AES_KEY; 43 characters);
             when set, messages are exchanged in AES safe mode.
-        broadcast_rate: announcement messages per second one bot process sends at most, on
-            average (BROADCAST_RATE, default 25.0; Telegram allows about 30 overall).
+        broadcast_rate: announcement messages per second the whole bot sends at most on one
+            channel, all instances together (BROADCAST_RATE, default 25.0; Telegram allows
+            about 30 a second, 1,000 with paid broadcasts). Shared through the database.
+        broadcast_paid: send Telegram announcements with ``allow_paid_broadcast`` (up to
+            1,000 messages a second, charged in Telegram Stars; BROADCAST_PAID, default off).
+        wechat_app_secret: the Official Account's AppSecret (WECHAT_APP_SECRET), needed to
+            push announcements to WeChat subscribers (customer-service and template messages).
+        wechat_template_id: the template message used to reach WeChat subscribers outside
+            WeChat's 48-hour customer-service window (WECHAT_TEMPLATE_ID; a template with
+            one ``content`` field); without it they are counted unreachable.
+        wechat_api_base_url: the WeChat API base (WECHAT_API_BASE_URL, default
+            https://api.weixin.qq.com/cgi-bin/), e.g. a local test server.
         broadcast_max_age_hours: an announcement due longer ago than this (the bot was
             down) is skipped, not sent (BROADCAST_MAX_AGE_HOURS, default 6).
         web_allowed_origins: origins (``https://www.hospital.example``) whose pages may
@@ -125,6 +135,10 @@ class Settings(BaseSettings):
     wechat_app_id: str | None = None
     wechat_encoding_aes_key: SecretStr | None = None
     broadcast_rate: float = Field(default=25.0, gt=0, le=100_000)
+    broadcast_paid: bool = False
+    wechat_app_secret: SecretStr | None = None
+    wechat_template_id: str | None = None
+    wechat_api_base_url: str = "https://api.weixin.qq.com/cgi-bin/"
     broadcast_max_age_hours: float = Field(default=6, gt=0, le=24 * 365)
     web_allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     web_trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)

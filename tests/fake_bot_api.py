@@ -323,6 +323,7 @@ class FakeBotApi:
         self._open_inline_queries: set[str] = set()
         self._next_query_id = 1
         self._faults: list[dict] = []
+        self._delays: list[dict] = []
         self._allowed_updates: list[str] | None = None
         self._poller: dict | None = None
         self._call_cursor: dict[str, int] = {}
@@ -701,9 +702,14 @@ class FakeBotApi:
         retry_after: int | None = None,
         times: int = 1,
         chat_id: int | None = None,
+        parameters: dict | None = None,
     ) -> None:
-        """The next ``times`` calls of ``method`` (optionally only for ``chat_id``) answer this error."""
-        parameters = {"retry_after": retry_after} if retry_after is not None else None
+        """The next ``times`` calls of ``method`` (optionally only for ``chat_id``) answer this
+        error; ``parameters`` are Telegram's ResponseParameters (e.g. ``migrate_to_chat_id``)."""
+        parameters = dict(parameters or {})
+        if retry_after is not None:
+            parameters["retry_after"] = retry_after
+        parameters = parameters or None
         self._faults.append(
             {
                 "method": method.lower(),
@@ -712,6 +718,26 @@ class FakeBotApi:
                 "error": ApiError(status, description, parameters),
             }
         )
+
+    def delay_next(self, method: str, *, seconds: float, times: int = 1,
+                   chat_id: int | None = None) -> None:
+        """The next ``times`` calls of ``method`` (optionally only for ``chat_id``) are carried
+        out at once (a message is delivered) but answered ``seconds`` later: what a client
+        whose read time-out is shorter sees as a time-out after Telegram accepted it."""
+        self._delays.append({"method": method.lower(), "chat_id": chat_id, "remaining": times,
+                             "seconds": seconds})
+
+    def _take_delay(self, method: str, params: dict) -> float:
+        for delay in self._delays:
+            if delay["method"] != method.lower() or delay["remaining"] <= 0:
+                continue
+            if delay["chat_id"] is not None and _as_int(params.get("chat_id")) != delay["chat_id"]:
+                continue
+            delay["remaining"] -= 1
+            if delay["remaining"] <= 0:
+                self._delays.remove(delay)
+            return delay["seconds"]
+        return 0.0
 
     def block(self, chat_id: int) -> None:
         """Every later send/edit to this chat answers 403 Forbidden."""
@@ -805,6 +831,9 @@ class FakeBotApi:
                 result = await result
         except ApiError as err:
             return self._json_response(err.status, err.payload())
+        late = self._take_delay(canonical, params)
+        if late:
+            await asyncio.sleep(late)
         if isinstance(result, tuple):  # (result, description)
             return self._json_response(200, {"ok": True, "result": result[0], "description": result[1]})
         return self._json_response(200, {"ok": True, "result": result})

@@ -154,6 +154,7 @@ def make_worker(db, sender, clock, sleep, reports=None, **kw) -> BroadcastWorker
     async def on_finished(rep):
         reports.append(rep)
     kw.setdefault("rate_per_second", 1000.0)
+    kw.setdefault("concurrency", 1)   # one message at a time unless a test says otherwise
     return BroadcastWorker(db, sender, worker_id=kw.pop("worker_id", "w1"), clock=clock,
                            sleep=sleep, on_finished=on_finished if reports is not None else None,
                            **kw)
@@ -253,24 +254,29 @@ async def test_retry_later_waits_the_seconds_and_delivers(db, subs, clock, sleep
     assert await worker.run_due() == 4
     assert 7 in [round(s, 6) for s in sleep.calls]
     assert sender.chats() == Counter({c: 1 for c in chats})
-    i = [c for c, _ in sender.sent].index(chats[1])
-    assert sender.times[i] - sender.times[i - 1] >= timedelta(seconds=7)
+    # the 429 came right after the first message: nothing at all went out for 7 s
+    assert [c for c, _ in sender.sent][0] == chats[0]
+    assert all(t - sender.times[0] >= timedelta(seconds=7) for t in sender.times[1:])
     assert {d["status"] for d in deliveries(db)} == {"sent"}
 
 
 async def test_transient_errors_are_retried_with_backoff_then_fail(db, subs, clock, sleep):
     chats = add_subscribers(subs, 3)
     aid = create_adhoc(db, "hello", "admin 1", clock=clock)
-    sender, reports = FakeSender(transient={chats[0]: 2, chats[1]: 99}), []
+    sender, reports = FakeSender(clock, transient={chats[0]: 2, chats[1]: 99}), []
     worker = make_worker(db, sender, clock, sleep, reports, max_attempts=4)
+    started = clock()
     assert await worker.run_due() == 2
     rows = {d["chat_id"]: d for d in deliveries(db)}
     assert (rows[chats[0]]["status"], rows[chats[0]]["attempts"]) == ("sent", 3)
     assert (rows[chats[1]]["status"], rows[chats[1]]["attempts"]) == ("failed", 4)
     assert "timed out" in rows[chats[1]]["last_error"]
     assert rows[chats[2]]["status"] == "sent"
-    backoff = [s for s in sleep.calls if s >= 1]
-    assert backoff == [1, 2, 1, 2, 4]             # exponential, per delivery
+    # a failing chat does not hold up the others: chats[2] went out at once ...
+    assert sender.times[[c for c, _ in sender.sent].index(chats[2])] - started < timedelta(seconds=1)
+    # ... while chats[1] was retried after 1, 2 and 4 s (exponential, per delivery)
+    assert clock() - started >= timedelta(seconds=1 + 2 + 4)
+    assert sender.times[[c for c, _ in sender.sent].index(chats[0])] - started >= timedelta(seconds=3)
     assert (reports[0].id, reports[0].sent, reports[0].failed) == (aid, 2, 1)
 
 

@@ -28,9 +28,21 @@ from .announcements import (
                     local_to_utc,
                     sync_announcements,
 )
-from .delivery import Blocked, BroadcastWorker, RetryLater, Sender, TransientError
+from .delivery import (
+    Blocked,
+    BroadcastWorker,
+    InDoubt,
+    Migrated,
+    PermanentError,
+    RetryLater,
+    Sender,
+    TransientError,
+    Unreachable,
+)
+from .ratelimit import SharedRateLimiter
 
 __all__ = ["AnnouncementReport", "AnnouncementSummary", "Blocked", "BroadcastWorker",
+           "InDoubt", "Migrated", "PermanentError", "SharedRateLimiter", "Unreachable",
            "LoadedAnnouncements", "RetryLater", "ScheduledAnnouncement", "Sender",
            "SyncResult", "TransientError", "cancel", "create_adhoc", "list_announcements",
            "load_announcements", "load_announcements_text", "local_to_utc", "report",

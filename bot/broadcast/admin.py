@@ -45,8 +45,16 @@ class AnnouncementReport:
             being sent, or, for a ``skipped`` announcement (missed by more than the
             maximum age), the active subscribers of its audience.
         pending: messages not yet sent (0 once done).
+        unreachable: chats the channel refused for good ("chat not found", "bot was
+            kicked", outside WeChat's window without a template): not retried.
+        in_doubt: deliveries whose send timed out after the request left, so the channel
+            may have the message: each was retried once, so such a subscriber may have it
+            twice (counted in ``sent`` too when the retry succeeded) or, when the retry
+            timed out as well, perhaps not at all.
         started_at: when sending started, or None.
         finished_at: when it was done or skipped, or None.
+        by_channel: the same counts per subscriber channel ("telegram", "wechat"):
+            {channel: {"sent": n, "in_doubt": n, "unreachable": n, "failed": n, ...}}.
     """
 
     id: str
@@ -58,6 +66,9 @@ class AnnouncementReport:
     pending: int = 0
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    unreachable: int = 0
+    in_doubt: int = 0
+    by_channel: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -111,16 +122,27 @@ def audience_size(conn: Connection, audience: str | None) -> int:
                         .where(audience_filter(audience))).scalar_one()
 
 
-def _counts(conn: Connection, announcement_id: str) -> dict[str, int]:
+def _counts(conn: Connection, announcement_id: str) -> dict[str, dict[str, int]]:
+    """Delivery counts per channel, then per status ("skipped" for unsubscribes, and
+    "in_doubt" for every delivery whose send timed out once, whatever its status)."""
     unsubscribed = sa.case((_deliveries.c.last_error == UNSUBSCRIBED_ERROR, 1), else_=0)
     rows = conn.execute(
-        sa.select(_deliveries.c.status, unsubscribed, sa.func.count())
+        sa.select(_subscribers.c.channel, _deliveries.c.status, unsubscribed,
+                  _deliveries.c.in_doubt, sa.func.count())
+        .join(_subscribers, _subscribers.c.id == _deliveries.c.subscriber_id)
         .where(_deliveries.c.announcement_id == announcement_id)
-        .group_by(_deliveries.c.status, unsubscribed))
-    counts: dict[str, int] = {}
-    for status, unsubscribed, n in rows:
+        .group_by(_subscribers.c.channel, _deliveries.c.status, unsubscribed,
+                  _deliveries.c.in_doubt))
+    counts: dict[str, dict[str, int]] = {}
+    for channel, status, unsubscribed, in_doubt, n in rows:
+        per = counts.setdefault(channel, {})
         key = "skipped" if status == "failed" and unsubscribed else status
-        counts[key] = counts.get(key, 0) + n
+        if key == "in_doubt":   # the retry timed out too: counted once, as in doubt
+            key = None
+        if key is not None:
+            per[key] = per.get(key, 0) + n
+        if in_doubt:
+            per["in_doubt"] = per.get("in_doubt", 0) + n
     return counts
 
 
@@ -130,7 +152,11 @@ def report_in(conn: Connection, announcement_id: str) -> AnnouncementReport | No
                        .where(_announcements.c.id == announcement_id)).first()
     if row is None:
         return None
-    counts = _counts(conn, announcement_id)
+    by_channel = _counts(conn, announcement_id)
+    counts: dict[str, int] = {}
+    for per in by_channel.values():
+        for key, n in per.items():
+            counts[key] = counts.get(key, 0) + n
     skipped = counts.get("skipped", 0)
     if row.status == "skipped" and not counts:
         skipped = audience_size(conn, row.audience)
@@ -138,7 +164,8 @@ def report_in(conn: Connection, announcement_id: str) -> AnnouncementReport | No
         id=row.id, status=row.status, sent=counts.get("sent", 0),
         failed=counts.get("failed", 0), blocked=counts.get("blocked", 0), skipped=skipped,
         pending=counts.get("pending", 0), started_at=row.started_at,
-        finished_at=row.finished_at)
+        finished_at=row.finished_at, unreachable=counts.get("unreachable", 0),
+        in_doubt=counts.get("in_doubt", 0), by_channel=by_channel)
 
 
 def report(engine: Engine, announcement_id: str) -> AnnouncementReport | None:

@@ -67,6 +67,7 @@ from bot.storage.models import (
 from bot.storage.subscriptions import BLOCKED_ERROR, UNSUBSCRIBED_ERROR
 
 from .admin import AnnouncementReport, audience_filter, audience_size, report_in, text_for, texts_of
+from .ratelimit import SharedRateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -75,15 +76,15 @@ _d = DeliveryModel.__table__
 _s = SubscriberModel.__table__
 
 MAX_BACKOFF_SECONDS = 60.0
+MAX_WAIT_IN_PASS = 60.0        # a pass waits for retries due this soon; later ones: next pass
+IN_DOUBT_RETRY_SECONDS = 2.0   # the one retry of a timed-out send, after this pause
 
 # The two statements run for every message, built once (building SQLAlchemy expressions
 # costs more than SQLite executing them).
 _THIS = sa.and_(_d.c.announcement_id == sa.bindparam("aid"),
                 _d.c.subscriber_id == sa.bindparam("sid"))
-_RENEW = (sa.update(_d)
-          .where(_THIS, _d.c.status == "pending", _d.c.claimed_by == sa.bindparam("me"),
-                 sa.exists().where(_s.c.id == _d.c.subscriber_id, _s.c.status == "active"))
-          .values(claimed_until=sa.bindparam("until", type_=_d.c.claimed_until.type)))
+_PACE = (sa.update(_s).where(_s.c.id == sa.bindparam("sid"))
+         .values(next_send_at=sa.bindparam("next", type_=_s.c.next_send_at.type)))
 _MARK_SENT = (sa.update(_d).where(_THIS)
               .values(status="sent", attempts=_d.c.attempts + 1, last_error=None,
                       sent_at=sa.bindparam("now", type_=_d.c.sent_at.type),
@@ -94,6 +95,27 @@ class Blocked(Exception):
     """The user blocked the bot (or deleted the chat): never send to them again."""
 
 
+class Unreachable(Exception):
+    """The chat is gone for good as far as this bot can tell (Telegram: "chat not found",
+    "bot was kicked", "user is deactivated"; WeChat: the follower unsubscribed): the
+    subscriber is marked ``unreachable`` with the channel's description and skipped from
+    then on. Not retried."""
+
+
+class PermanentError(Exception):
+    """This message can never be sent as it is (a Bad Request): the delivery fails with the
+    channel's description, at once, without retries; the subscriber stays active."""
+
+
+class Migrated(Exception):
+    """The chat moved to ``new_chat_id`` (a Telegram group upgraded to a supergroup): the
+    subscription moves there and the message is sent there."""
+
+    def __init__(self, new_chat_id: str | int) -> None:
+        super().__init__(f"the chat moved to {new_chat_id}")
+        self.new_chat_id = str(new_chat_id)
+
+
 class RetryLater(Exception):
     """The channel asks to wait ``seconds`` before sending anything again (flood control)."""
 
@@ -102,19 +124,31 @@ class RetryLater(Exception):
         self.seconds = float(seconds)
 
 
+class InDoubt(Exception):
+    """The request left but no answer came back (a read time-out): the channel may have
+    delivered the message. Retried at most once, and reported as "in doubt"."""
+
+
 class TransientError(Exception):
-    """A failure that may pass (network, timeout, server error): retry later."""
+    """A failure that may pass and where nothing was delivered (connection refused, a
+    5xx, a busy channel): retried with backoff, without holding up other deliveries."""
 
 
 class Sender(Protocol):
-    """One channel's way to send a text to a chat (Telegram, WeChat, a test fake)."""
+    """One channel's way to send a text to a chat (Telegram, WeChat, a test fake).
+
+    Optional attributes a sender may have: ``channel`` (str, the subscribers' channel it
+    serves: the worker then claims only those) and ``min_interval(chat_id) -> float``
+    (seconds between two messages to one chat; Telegram: 1 s, 3 s in groups).
+    """
 
     async def send(self, chat_id: str, text: str) -> None:
         """Send ``text`` to ``chat_id``.
 
         Raises:
-            Blocked, RetryLater, TransientError: as described in the module docstring;
-            any other exception is a permanent failure of this message.
+            Blocked, Unreachable, PermanentError, Migrated, RetryLater, InDoubt,
+            TransientError: as described in the module docstring; any other exception is
+            a permanent failure of this message.
         """
 
 
@@ -125,44 +159,17 @@ class _Claimed:
     chat_id: str
     language: str | None
     attempts: int
+    in_doubt: bool
 
 
-class _Pacer:
-    """Token bucket on the injected clock: on average at most ``rate`` acquisitions per
-    second, bursts of at most ``capacity`` (1 below 100/s: strict pacing). Starts empty."""
+@dataclass
+class _Outcome:
+    """What one send came to; written with the others of its chunk in one transaction."""
 
-    def __init__(self, rate: float, clock: Callable[[], datetime],
-                 sleep: Callable[[float], Awaitable[None]]) -> None:
-        self.rate = rate
-        self.capacity = max(1.0, rate * 0.01)
-        self.tokens = 0.0
-        self.clock, self.sleep = clock, sleep
-        self.last: float | None = None
-        self.paused_until = 0.0
-
-    def _now(self) -> float:
-        return self.clock().timestamp()
-
-    async def acquire(self) -> None:
-        while True:
-            now = self._now()
-            if now < self.paused_until:
-                await self.sleep(self.paused_until - now)
-                continue
-            if self.last is not None:
-                self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.rate)
-            self.last = now
-            # clocks tick in microseconds: a shortfall below that is rounding, not a debt
-            if self.tokens >= 1.0 - max(1e-9, self.rate * 1e-6):
-                self.tokens = max(0.0, self.tokens - 1.0)
-                return
-            await self.sleep((1.0 - self.tokens) / self.rate)
-
-    def pause(self, seconds: float) -> None:
-        """Send nothing for ``seconds`` from now (flood control)."""
-        now = self._now()
-        self.paused_until = max(self.paused_until, now + seconds)
-        self.tokens, self.last = 0.0, self.paused_until
+    item: _Claimed
+    status: str                      # sent, blocked, unreachable, failed, retry, doubt, later
+    error: str | None = None
+    wait: float = 0.0                # seconds before this delivery may be tried again
 
 
 def _error_text(exc: BaseException) -> str:
@@ -173,35 +180,47 @@ def _error_text(exc: BaseException) -> str:
 class BroadcastWorker:
     """Sends due announcements through one :class:`Sender`; see the module docstring.
 
-    Run :meth:`run_due` periodically (e.g. every 30 s from the channel's job queue). Any
+    Run :meth:`run_due` periodically (e.g. every 10 s from the channel's job queue). Any
     number of workers may run on one PostgreSQL database; on SQLite, several are safe too
-    but take turns at every write.
+    but take turns at every write. :meth:`stop` (on SIGTERM) ends a pass within seconds.
     """
 
     def __init__(self, engine: Engine, sender: Sender, *, worker_id: str,
                  rate_per_second: float = 25.0, batch: int = 200, lease_seconds: float = 60,
                  max_attempts: int = 5, max_age: timedelta = timedelta(hours=6),
+                 concurrency: int | None = None, channel: str | None = None,
                  clock: Callable[[], datetime] = utc_now,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 sleep: Callable[[float], Awaitable[None]] | None = None,
                  on_finished: Callable[[AnnouncementReport], Awaitable[None]] | None = None,
+                 on_migrated: Callable[[str, str, str], None] | None = None,
                  ) -> None:
         """Args:
             engine: SQLite or PostgreSQL engine, migrated.
             sender: the channel's sender.
             worker_id: names this worker in the leases (1-100 characters; unique per
                 process, e.g. "telegram@host:pid").
-            rate_per_second: average send rate (> 0) of this worker.
+            rate_per_second: messages per second for the whole bot on this channel, all
+                instances together (> 0): a token bucket in the database
+                (:class:`~bot.broadcast.ratelimit.SharedRateLimiter`).
             batch: deliveries claimed per transaction (>= 1); lowered when the rate is so
                 low that a batch would outlast half its lease.
             lease_seconds: how long a claimed delivery stays reserved to this worker
-                (renewed before each send); after a crash, the time before another worker
-                sends what this one had claimed.
+                (renewed just before each send); after a crash, the time before another
+                worker sends what this one had claimed.
             max_attempts: sends tried per delivery on TransientError before it fails.
             max_age: announcements due longer ago than this are skipped, not sent.
+            concurrency: messages sent at once (>= 1); default 1 below 50 messages/s,
+                else one fiftieth of the rate (20 at 1,000/s). Also the most messages in
+                doubt after a kill -9 (their results are written per chunk).
+            channel: send only to subscribers of this channel (default: the sender's
+                ``channel`` attribute; None = every subscriber). Also names the bucket.
             clock: returns aware datetimes (tests fake it).
-            sleep: ``asyncio.sleep`` or a fake (tests: advances the fake clock).
+            sleep: ``asyncio.sleep``-like (tests: advances the fake clock); by default
+                waits are cut short by :meth:`stop`.
             on_finished: awaited once per announcement that ends (done or skipped), by the
                 worker that ended it; its exceptions are logged, not raised.
+            on_migrated: called as (channel, old chat id, new chat id) after a chat moved
+                (the service moves the conversation state); exceptions are logged.
         Raises:
             ValueError: on an argument out of range.
         """
@@ -211,15 +230,29 @@ class BroadcastWorker:
             raise ValueError(f"rate_per_second must be positive, got {rate_per_second}")
         if batch < 1 or max_attempts < 1 or lease_seconds <= 0:
             raise ValueError("batch and max_attempts must be >= 1, lease_seconds > 0")
+        if concurrency is not None and concurrency < 1:
+            raise ValueError("concurrency must be >= 1")
         self.engine, self.sender, self.worker_id = engine, sender, worker_id
         self.rate = float(rate_per_second)
         self.batch = max(1, min(batch, int(self.rate * lease_seconds / 2)))
+        self.lease_seconds = float(lease_seconds)
         self.lease = timedelta(seconds=lease_seconds)
         self.max_attempts, self.max_age = max_attempts, max_age
-        self._clock, self._sleep, self.on_finished = clock, sleep, on_finished
-        self._pacer = _Pacer(self.rate, clock, sleep)
+        self.concurrency = concurrency or (1 if self.rate < 50 else int(self.rate / 50))
+        self.channel = channel if channel is not None else getattr(sender, "channel", None)
+        self._clock, self.on_finished, self.on_migrated = clock, on_finished, on_migrated
+        self._fake_sleep = sleep
+        self._stopping = False
+        self._stop_event: asyncio.Event | None = None
+        self.limiter = SharedRateLimiter(engine, self.channel or "all", self.rate, clock,
+                                         self._wait)
+        self.limiter.chunk = max(self.limiter.chunk, self.concurrency)
+        self.limiter.capacity = float(self.limiter.chunk)
         self._sqlite = engine.dialect.name == "sqlite"
         self._texts: dict[str, dict[str, str]] = {}
+        interval = getattr(sender, "min_interval", None)
+        self._interval: Callable[[str], float] = interval if callable(interval) else (
+            lambda chat_id: 0.0)
 
     # --- helpers ---------------------------------------------------------------------
 
@@ -235,10 +268,38 @@ class BroadcastWorker:
         answering users meanwhile)."""
         return await asyncio.to_thread(fn, *args)
 
+    async def _wait(self, seconds: float) -> None:
+        """Wait ``seconds`` (the injected sleep in tests); :meth:`stop` cuts it short."""
+        if self._fake_sleep is not None:
+            await self._fake_sleep(seconds)
+            return
+        if self._stop_event is None:
+            self._stop_event = asyncio.Event()
+            if self._stopping:
+                self._stop_event.set()
+        try:
+            await asyncio.wait_for(self._stop_event.wait(), timeout=max(0.0, seconds))
+        except TimeoutError:
+            pass
+
+    def stop(self) -> None:
+        """Stop claiming (call on SIGTERM, from the event loop's thread): the pass sends
+        what is in flight, hands the rest of its batch back at once (other instances or
+        the next start send it) and returns; waits are cut short."""
+        self._stopping = True
+        if self._stop_event is not None:
+            self._stop_event.set()
+
+    @property
+    def stopping(self) -> bool:
+        """True once :meth:`stop` was called."""
+        return self._stopping
+
     async def _report(self, reports: list[AnnouncementReport]) -> None:
         for rep in reports:
-            log.info("announcement %s %s: sent %d, failed %d, blocked %d, skipped %d",
-                     rep.id, rep.status, rep.sent, rep.failed, rep.blocked, rep.skipped)
+            log.info("announcement %s %s: sent %d, in doubt %d, unreachable %d, failed %d, "
+                     "blocked %d, skipped %d", rep.id, rep.status, rep.sent, rep.in_doubt,
+                     rep.unreachable, rep.failed, rep.blocked, rep.skipped)
             if self.on_finished is not None:
                 try:
                     await self.on_finished(rep)
@@ -249,7 +310,8 @@ class BroadcastWorker:
 
     async def run_due(self) -> int:
         """One pass: skip stale announcements, start due ones, deliver every claimable
-        pending delivery, finish announcements with nothing pending.
+        pending delivery (waiting for retries due within MAX_WAIT_IN_PASS seconds), finish
+        announcements with nothing pending.
 
         Returns:
             the number of messages this worker sent in this pass.
@@ -260,10 +322,14 @@ class BroadcastWorker:
         await self._report(await self._db(self._skip_stale))
         await self._db(self._start_due)
         sent = 0
-        while True:
+        while not self._stopping:
             batch = await self._db(self._claim)
             if not batch:
-                break
+                wait = await self._db(self._next_retry)
+                if wait is None or wait > MAX_WAIT_IN_PASS:
+                    break
+                await self._wait(wait)
+                continue
             sent += await self._deliver(batch)
             await self._report(await self._db(self._finish))
         await self._report(await self._db(self._finish))
@@ -306,32 +372,70 @@ class BroadcastWorker:
                     ["announcement_id", "subscriber_id", "status", "attempts"], audience))
                 log.info("announcement %s: sending started", row.id)
 
+    def _claimable(self, now: datetime):
+        condition = sa.and_(_d.c.status == "pending", _a.c.status == "sending",
+                            sa.or_(_d.c.claimed_until.is_(None), _d.c.claimed_until <= now),
+                            sa.or_(_s.c.next_send_at.is_(None), _s.c.next_send_at <= now))
+        if self.channel is not None:
+            condition = sa.and_(condition, _s.c.channel == self.channel)
+        return condition
+
     def _claim(self) -> list[_Claimed]:
+        """Lease up to ``batch`` pending deliveries, at most one per chat (per-chat pacing:
+        the chat's ``next_send_at`` moves forward by the sender's ``min_interval``)."""
         now = self._now()
         with self.engine.begin() as conn:
             self._begin_write(conn)
             query = (sa.select(_d.c.announcement_id, _d.c.subscriber_id, _d.c.attempts,
-                               _s.c.chat_id, _s.c.language)
+                               _d.c.in_doubt, _s.c.chat_id, _s.c.language)
                      .join(_s, _s.c.id == _d.c.subscriber_id)
                      .join(_a, _a.c.id == _d.c.announcement_id)
-                     .where(_d.c.status == "pending", _a.c.status == "sending",
-                            sa.or_(_d.c.claimed_until.is_(None), _d.c.claimed_until < now))
+                     .where(self._claimable(now))
                      .order_by(_a.c.send_at, _d.c.announcement_id, _d.c.subscriber_id)
                      .limit(self.batch))
             if not self._sqlite:
                 query = query.with_for_update(skip_locked=True, of=_d)
-            rows = conn.execute(query).all()
+            rows, seen = [], set()
+            for r in conn.execute(query).all():
+                if r.subscriber_id not in seen:   # a second announcement waits its turn
+                    seen.add(r.subscriber_id)
+                    rows.append(r)
             if not rows:
                 return []
             keys = [(r.announcement_id, r.subscriber_id) for r in rows]
             conn.execute(sa.update(_d)
                          .where(sa.tuple_(_d.c.announcement_id, _d.c.subscriber_id).in_(keys))
                          .values(claimed_by=self.worker_id, claimed_until=now + self.lease))
+            paced = [{"sid": r.subscriber_id,
+                      "next": now + timedelta(seconds=self._interval(r.chat_id))}
+                     for r in rows if self._interval(r.chat_id) > 0]
+            if paced:
+                conn.execute(_PACE, paced)
             for aid in {r.announcement_id for r in rows} - set(self._texts):
                 row = conn.execute(sa.select(_a).where(_a.c.id == aid)).one()
                 self._texts[aid] = texts_of(row)
         return [_Claimed(r.announcement_id, r.subscriber_id, r.chat_id, r.language,
-                         r.attempts) for r in rows]
+                         r.attempts, bool(r.in_doubt)) for r in rows]
+
+    def _next_retry(self) -> float | None:
+        """Seconds until the earliest pending delivery that waits for its retry time or
+        its chat's pacing (and that no other worker holds), or None when there is none."""
+        now = self._now()
+        waiting = sa.and_(_d.c.status == "pending", _a.c.status == "sending",
+                          _d.c.claimed_by.is_(None))
+        if self.channel is not None:
+            waiting = sa.and_(waiting, _s.c.channel == self.channel)
+        joined = _d.join(_s, _s.c.id == _d.c.subscriber_id).join(
+            _a, _a.c.id == _d.c.announcement_id)
+        with self.engine.connect() as conn:
+            retry = conn.execute(sa.select(sa.func.min(_d.c.claimed_until)).select_from(joined)
+                                 .where(waiting, _d.c.claimed_until > now)).scalar()
+            paced = conn.execute(sa.select(sa.func.min(_s.c.next_send_at)).select_from(joined)
+                                 .where(waiting, _s.c.next_send_at > now)).scalar()
+        times = [as_utc(t) for t in (retry, paced) if t is not None]
+        if not times:
+            return None
+        return max(0.0, (min(times) - now).total_seconds())
 
     def _finish(self) -> list[AnnouncementReport]:
         now = self._now()
@@ -352,51 +456,97 @@ class BroadcastWorker:
 
     # --- delivering ------------------------------------------------------------------
 
-    def _key(self, item: _Claimed):
-        return sa.and_(_d.c.announcement_id == item.announcement_id,
-                       _d.c.subscriber_id == item.subscriber_id)
+    def _confirm(self, items: list[_Claimed]) -> list[_Claimed]:
+        """Renew the leases of ``items`` that are still ours, pending, with an active
+        subscriber; settle those whose subscriber left. Returns the ones to send."""
+        now = self._now()
+        keys = [(i.announcement_id, i.subscriber_id) for i in items]
+        with self.engine.begin() as conn:
+            renewed = {tuple(r) for r in conn.execute(
+                sa.update(_d)
+                .where(sa.tuple_(_d.c.announcement_id, _d.c.subscriber_id).in_(keys),
+                       _d.c.status == "pending", _d.c.claimed_by == self.worker_id,
+                       sa.exists().where(_s.c.id == _d.c.subscriber_id,
+                                         _s.c.status == "active"))
+                .values(claimed_until=now + self.lease)
+                .returning(_d.c.announcement_id, _d.c.subscriber_id))}
+            lost = [i for i in items if (i.announcement_id, i.subscriber_id) not in renewed]
+            for item in lost:
+                status = conn.execute(sa.select(_s.c.status)
+                                      .where(_s.c.id == item.subscriber_id)).scalar()
+                if status in ("blocked", "unsubscribed", "unreachable"):
+                    final = "failed" if status == "unsubscribed" else status
+                    conn.execute(sa.update(_d).where(_key(item), _d.c.status == "pending")
+                                 .values(status=final,
+                                         last_error=UNSUBSCRIBED_ERROR if final == "failed"
+                                         else BLOCKED_ERROR if final == "blocked"
+                                         else "the chat was unreachable",
+                                         claimed_by=None, claimed_until=None))
+        return [i for i in items if (i.announcement_id, i.subscriber_id) in renewed]
 
-    def _confirm(self, item: _Claimed) -> bool:
-        """Renew the lease if the delivery is still ours, pending, and its subscriber
-        active; settle it when the subscriber is no longer active."""
+    def _record(self, outcomes: list[_Outcome]) -> None:
+        """Write the results of one chunk in one transaction (sent ones in one
+        executemany)."""
+        if not outcomes:
+            return
         now = self._now()
         with self.engine.begin() as conn:
-            if conn.execute(_RENEW, {"aid": item.announcement_id, "sid": item.subscriber_id,
-                                     "me": self.worker_id,
-                                     "until": now + self.lease}).rowcount:
+            sent = [{"aid": o.item.announcement_id, "sid": o.item.subscriber_id, "now": now}
+                    for o in outcomes if o.status == "sent"]
+            if sent:
+                conn.execute(_MARK_SENT, sent)
+            for o in outcomes:
+                if o.status == "sent":
+                    continue
+                key = _key(o.item)
+                if o.status in ("retry", "doubt", "later"):
+                    # back in the queue, unleased, not before its time: others go on
+                    values: dict = {"claimed_by": None,
+                                    "claimed_until": now + timedelta(seconds=o.wait),
+                                    "last_error": o.error}
+                    if o.status != "later":
+                        values["attempts"] = _d.c.attempts + 1
+                    if o.status == "doubt":
+                        values["in_doubt"] = True
+                    conn.execute(sa.update(_d).where(key).values(**values))
+                    continue
+                conn.execute(sa.update(_d).where(key).values(
+                    status=o.status, attempts=_d.c.attempts + 1, last_error=o.error,
+                    claimed_until=None))
+                if o.status in ("blocked", "unreachable"):
+                    sub = _s.c.id == o.item.subscriber_id
+                    conn.execute(sa.update(_s).where(sub, _s.c.status == "active")
+                                 .values(status=o.status, updated_at=now,
+                                         last_error=o.error if o.status == "unreachable"
+                                         else None))
+                    conn.execute(sa.update(_d).where(_d.c.subscriber_id == o.item.subscriber_id,
+                                                     _d.c.status == "pending")
+                                 .values(status=o.status,
+                                         last_error=BLOCKED_ERROR if o.status == "blocked"
+                                         else o.error,
+                                         claimed_by=None, claimed_until=None))
+
+    def _move_chat(self, item: _Claimed, new_chat_id: str) -> bool:
+        """Move the subscriber of ``item`` to ``new_chat_id``; False when that chat is
+        subscribed already (then this row is retired and the delivery settled)."""
+        now = self._now()
+        with self.engine.begin() as conn:
+            self._begin_write(conn)
+            row = conn.execute(sa.select(_s.c.channel).where(
+                _s.c.id == item.subscriber_id)).one()
+            taken = conn.execute(sa.select(_s.c.id).where(
+                _s.c.channel == row.channel, _s.c.chat_id == new_chat_id)).first()
+            if taken is None:
+                conn.execute(sa.update(_s).where(_s.c.id == item.subscriber_id)
+                             .values(chat_id=new_chat_id, updated_at=now))
                 return True
-            status = conn.execute(sa.select(_s.c.status)
-                                  .where(_s.c.id == item.subscriber_id)).scalar()
-            if status in ("blocked", "unsubscribed"):  # left pending by a direct DB edit
-                blocked = status == "blocked"
-                conn.execute(sa.update(_d).where(self._key(item), _d.c.status == "pending")
-                             .values(status="blocked" if blocked else "failed",
-                                     last_error=BLOCKED_ERROR if blocked else UNSUBSCRIBED_ERROR,
-                                     claimed_by=None, claimed_until=None))
-        return False
-
-    def _mark(self, item: _Claimed, status: str, error: str | None = None) -> None:
-        now = self._now()
-        with self.engine.begin() as conn:
-            if status == "sent":  # the common case, one prepared statement
-                conn.execute(_MARK_SENT, {"aid": item.announcement_id,
-                                          "sid": item.subscriber_id, "now": now})
-                return
-            values = {"attempts": _d.c.attempts + 1, "last_error": error}
-            if status == "sent":
-                values["sent_at"] = now
-            if status != "pending":  # settled; a retried one keeps its lease while waiting
-                values["status"] = status
-                values["claimed_until"] = None
-            conn.execute(sa.update(_d).where(self._key(item)).values(**values))
-            if status == "blocked":
-                conn.execute(sa.update(_s).where(_s.c.id == item.subscriber_id,
-                                                 _s.c.status == "active")
-                             .values(status="blocked", updated_at=now))
-                conn.execute(sa.update(_d).where(_d.c.subscriber_id == item.subscriber_id,
-                                                 _d.c.status == "pending")
-                             .values(status="blocked", last_error=BLOCKED_ERROR,
-                                     claimed_by=None, claimed_until=None))
+            conn.execute(sa.update(_s).where(_s.c.id == item.subscriber_id)
+                         .values(status="unsubscribed", unsubscribed_at=now, updated_at=now))
+            conn.execute(sa.update(_d).where(_d.c.subscriber_id == item.subscriber_id,
+                                             _d.c.status == "pending")
+                         .values(status="failed", last_error=UNSUBSCRIBED_ERROR,
+                                 claimed_by=None, claimed_until=None))
+            return False
 
     def _release(self, items: list[_Claimed]) -> None:
         if not items:
@@ -410,47 +560,83 @@ class BroadcastWorker:
 
     async def _deliver(self, batch: list[_Claimed]) -> int:
         sent = 0
-        for index, item in enumerate(batch):
+        index = 0
+        try:
+            while index < len(batch) and not self._stopping:
+                granted = await self.limiter.acquire(
+                    min(self.concurrency, len(batch) - index), self._db)
+                if self._stopping:
+                    break
+                chunk = batch[index:index + granted]
+                index += len(chunk)
+                valid = await self._db(self._confirm, chunk)
+                results = await asyncio.gather(*(self._attempt(i) for i in valid),
+                                               return_exceptions=True)
+                outcomes = [r for r in results if isinstance(r, _Outcome)]
+                await self._db(self._record, outcomes)
+                sent += sum(o.status == "sent" for o in outcomes)
+                crash = next((r for r in results if isinstance(r, BaseException)), None)
+                if crash is not None:
+                    raise crash
+                pause = max((o.wait for o in outcomes if o.status == "later"), default=0.0)
+                if pause:
+                    log.info("flood control: every instance waits %.1f s", pause)
+                    await self._db(self.limiter.pause, pause)
+                    if pause > self.lease_seconds / 4:
+                        # hand the rest back before a long wait, so no lease runs out here
+                        await self._db(self._release, batch[index:])
+                        return sent
+        except BaseException:
+            # Crash or cancellation: the chunk in flight may have been sent (in doubt, its
+            # lease runs out); the rest of the batch was not, hand it back at once.
             try:
-                sent += await self._deliver_one(item)
-            except BaseException:
-                # Crash or cancellation: ``item`` may have been sent (in doubt, its lease
-                # runs out); the rest of the batch was not, hand it back at once.
-                try:
-                    self._release(batch[index + 1:])
-                except Exception:  # noqa: BLE001 - the leases expire anyway
-                    log.exception("could not release the claimed deliveries")
-                raise
+                self._release(batch[index:])
+            except Exception:  # noqa: BLE001 - the leases expire anyway
+                log.exception("could not release the claimed deliveries")
+            raise
+        if index < len(batch):   # stopping: what was not sent goes back at once
+            await self._db(self._release, batch[index:])
         return sent
 
-    async def _deliver_one(self, item: _Claimed) -> int:
-        attempts = item.attempts
+    async def _attempt(self, item: _Claimed) -> _Outcome:
+        """Send one delivery and say what came of it (never raises an Exception)."""
         text = text_for(self._texts[item.announcement_id], item.language)
+        chat_id, moved = item.chat_id, False
         while True:
-            await self._pacer.acquire()
-            if not await self._db(self._confirm, item):
-                return 0
             try:
-                await self.sender.send(item.chat_id, text)
+                await self.sender.send(chat_id, text)
+                return _Outcome(item, "sent")
+            except Migrated as exc:
+                if moved or not await self._db(self._move_chat, item, exc.new_chat_id):
+                    return _Outcome(item, "failed", _error_text(exc))
+                log.info("a subscribed chat moved; sending there")
+                if self.on_migrated is not None:
+                    try:
+                        self.on_migrated(self.channel or "", chat_id, exc.new_chat_id)
+                    except Exception:  # noqa: BLE001 - the delivery matters more
+                        log.exception("on_migrated failed")
+                chat_id, moved = exc.new_chat_id, True
             except RetryLater as exc:
-                log.info("flood control: waiting %.1f s", exc.seconds)
-                self._pacer.pause(exc.seconds)
-                continue
+                return _Outcome(item, "later", _error_text(exc), wait=exc.seconds)
             except Blocked as exc:
-                await self._db(self._mark, item, "blocked", _error_text(exc) or BLOCKED_ERROR)
-                return 0
+                return _Outcome(item, "blocked", _error_text(exc) or BLOCKED_ERROR)
+            except Unreachable as exc:
+                return _Outcome(item, "unreachable", _error_text(exc))
+            except InDoubt as exc:
+                if item.in_doubt:   # retried once already: give up, counted in doubt
+                    return _Outcome(item, "in_doubt", _error_text(exc))
+                return _Outcome(item, "doubt", _error_text(exc), wait=IN_DOUBT_RETRY_SECONDS)
             except TransientError as exc:
-                attempts += 1
-                if attempts >= self.max_attempts:
-                    await self._db(self._mark, item, "failed", _error_text(exc))
-                    return 0
-                await self._db(self._mark, item, "pending", _error_text(exc))
-                await self._sleep(min(MAX_BACKOFF_SECONDS, 2.0 ** (attempts - 1)))
-                continue
+                if item.attempts + 1 >= self.max_attempts:
+                    return _Outcome(item, "failed", _error_text(exc))
+                return _Outcome(item, "retry", _error_text(exc),
+                                wait=min(MAX_BACKOFF_SECONDS, 2.0 ** item.attempts))
             except Exception as exc:  # noqa: BLE001 - any other error fails this message
                 log.warning("announcement %s: permanent failure: %s", item.announcement_id,
                             _error_text(exc))
-                await self._db(self._mark, item, "failed", _error_text(exc))
-                return 0
-            await self._db(self._mark, item, "sent")
-            return 1
+                return _Outcome(item, "failed", _error_text(exc))
+
+
+def _key(item: _Claimed):
+    return sa.and_(_d.c.announcement_id == item.announcement_id,
+                   _d.c.subscriber_id == item.subscriber_id)

@@ -15,6 +15,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -52,9 +54,9 @@ MAX_CREATED_BY_CHARS = 200   # "yaml", "admin 123"
 MAX_ERROR_CHARS = 500
 MAX_WORKER_CHARS = 100
 
-SUBSCRIBER_STATUSES = ("active", "blocked", "unsubscribed")
+SUBSCRIBER_STATUSES = ("active", "blocked", "unsubscribed", "unreachable")
 ANNOUNCEMENT_STATUSES = ("scheduled", "sending", "done", "cancelled", "skipped")
-DELIVERY_STATUSES = ("pending", "sent", "failed", "blocked")
+DELIVERY_STATUSES = ("pending", "sent", "failed", "blocked", "unreachable", "in_doubt")
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -167,6 +169,12 @@ class SubscriberModel(Base):
     subscribed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    # per-chat pacing: no broadcast message to this chat before this time (UTC)
+    next_send_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # last message from the user (UTC): WeChat lets an account reply freely for 48 hours
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # why the channel refused this chat for good (status unreachable), as the channel said
+    last_error: Mapped[str | None] = mapped_column(String(MAX_ERROR_CHARS), nullable=True)
 
 
 class AnnouncementModel(Base):
@@ -215,3 +223,30 @@ class DeliveryModel(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     claimed_by: Mapped[str | None] = mapped_column(String(MAX_WORKER_CHARS), nullable=True)
+    # a send timed out: the channel may have the message; it is retried at most once
+    in_doubt: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                           server_default=false())
+
+
+class RateBucketModel(Base):
+    """A token bucket shared by every bot instance: the whole bot's sending rate on one
+    channel (``BROADCAST_RATE``), and a pause all instances keep after flood control."""
+
+    __tablename__ = "rate_buckets"
+
+    name: Mapped[str] = mapped_column(String(MAX_CHANNEL_CHARS), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class AccessTokenModel(Base):
+    """A channel API access token shared by every instance (WeChat: fetching a new one
+    invalidates the previous, so one instance fetches and all use it). A secret: never
+    logged, never shown."""
+
+    __tablename__ = "access_tokens"
+
+    app_id: Mapped[str] = mapped_column(String(MAX_CHAT_ID_CHARS), primary_key=True)
+    token: Mapped[str] = mapped_column(String(MAX_ERROR_CHARS), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -45,10 +45,15 @@ class Subscriber:
         channel: "telegram", "wechat", ...
         chat_id: the channel's chat id, as text.
         language: preferred language code ("fr") or None.
-        status: "active", "blocked" or "unsubscribed".
+        status: "active", "blocked", "unsubscribed" or "unreachable" (the channel said
+            the chat is gone: "chat not found", "bot was kicked"; see ``last_error``).
         subscribed_at: when it last became active (aware, UTC).
         unsubscribed_at: when it last unsubscribed, or None.
         updated_at: last change (aware, UTC).
+        next_send_at: per-chat pacing of broadcasts (aware, UTC), or None.
+        last_seen_at: the user's last message (aware, UTC), or None: WeChat lets an
+            account write freely for 48 hours after it.
+        last_error: the channel's description when unreachable, else None.
     """
 
     id: int
@@ -59,6 +64,9 @@ class Subscriber:
     subscribed_at: datetime
     unsubscribed_at: datetime | None
     updated_at: datetime
+    next_send_at: datetime | None = None
+    last_seen_at: datetime | None = None
+    last_error: str | None = None
 
 
 def _key(channel: str, chat_id: str | int) -> tuple[str, str]:
@@ -135,7 +143,8 @@ class Subscriptions:
                 values["language"] = language
             revived = conn.execute(
                 sa.update(_subscribers).where(where, _subscribers.c.status != "active")
-                .values(status="active", subscribed_at=now, unsubscribed_at=None, **values))
+                .values(status="active", subscribed_at=now, unsubscribed_at=None,
+                        last_error=None, **values))
             if revived.rowcount:
                 return True
             if language is not None:
@@ -198,6 +207,30 @@ class Subscriptions:
                 .values(status="blocked", last_error=BLOCKED_ERROR, claimed_until=None,
                         claimed_by=None))
             return True
+
+    def seen(self, channel: str, chat_id: str | int) -> None:
+        """Record that the user of this chat just wrote to the bot (``last_seen_at``):
+        WeChat lets an account send customer-service messages for 48 hours after it.
+        A chat that never subscribed is left alone (nothing is stored about it)."""
+        now = self._now()
+        with self._engine.begin() as conn:
+            conn.execute(sa.update(_subscribers).where(self._where(channel, chat_id))
+                         .values(last_seen_at=now))
+
+    def move(self, channel: str, old_chat_id: str | int, new_chat_id: str | int) -> bool:
+        """Move a subscription to the chat's new id (a Telegram group upgraded to a
+        supergroup: ``migrate_to_chat_id``). True when a row moved; when the new id is
+        subscribed already, the old row is removed instead (False)."""
+        _, new = _key(channel, new_chat_id)
+        now = self._now()
+        with self._engine.begin() as conn:
+            if conn.execute(sa.select(_subscribers.c.id)
+                            .where(self._where(channel, new))).first() is not None:
+                conn.execute(sa.delete(_subscribers).where(self._where(channel, old_chat_id)))
+                return False
+            return conn.execute(sa.update(_subscribers)
+                                .where(self._where(channel, old_chat_id))
+                                .values(chat_id=new, updated_at=now)).rowcount == 1
 
     def forget(self, channel: str, chat_id: str | int) -> int:
         """Delete everything stored about the chat: its subscriber row and its deliveries.

@@ -82,6 +82,8 @@ def register_handlers(app: Application) -> None:
                           ("forget", subscribe.on_forget)):
         app.add_handler(CommandHandler(name, handler, filters=filters.UpdateType.MESSAGE))
     app.add_handler(CallbackQueryHandler(subscribe.on_button, pattern=subscribe.BUTTONS))
+    # A group upgraded to a supergroup: its subscription follows the new chat id.
+    app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, subscribe.on_migrate))
     # The language preference is the channel's to store, not the core's.
     app.add_handler(CommandHandler("language", handlers.on_language,
                                    filters=filters.UpdateType.MESSAGE))
@@ -115,6 +117,11 @@ async def _post_init(app: Application) -> None:
         except TelegramError as exc:  # the admin has not opened a chat with the bot yet
             log.warning("no admin command menu for one admin: %s", type(exc).__name__)
     admin.start_reloaders(app, app.bot_data.get(WATCH, False))
+    subscribe.install_stop_signals(app)
+
+
+async def _post_stop(app: Application) -> None:
+    await subscribe.stop_worker(app)
 
 
 async def _post_shutdown(app: Application) -> None:
@@ -159,8 +166,7 @@ def open_storage(app: Application, settings: Settings) -> None:
             sync_announcements(engine, loaded.entries)
         for problem in loaded.problems:
             log.warning("announcements: %s", problem)
-    subscribe.start_worker(app, engine, settings.broadcast_rate,
-                           settings.broadcast_max_age_hours)
+    subscribe.start_worker(app, engine, settings)
 
 
 def file_url(base_url: str) -> str:
@@ -182,6 +188,7 @@ def build_application(settings: Settings, assistant: Assistant | KnowledgeHolder
            .base_file_url(file_url(settings.telegram_api_base_url))
            .rate_limiter(AIORateLimiter(max_retries=3))
            .post_init(_post_init)
+           .post_stop(_post_stop)
            .post_shutdown(_post_shutdown)
            .build())
     app.bot_data[handlers.HOLDER] = (assistant if isinstance(assistant, KnowledgeHolder)

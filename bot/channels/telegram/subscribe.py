@@ -13,18 +13,31 @@ import asyncio
 import logging
 import os
 import secrets
+import signal
 import socket
 from datetime import timedelta
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import Forbidden, NetworkError, RetryAfter, TimedOut
+import httpx
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.ext import Application, ContextTypes
+from telegram.request import HTTPXRequest
 
 from bot.broadcast import admin as announcements
-from bot.broadcast.delivery import Blocked, BroadcastWorker, RetryLater, TransientError
+from bot.broadcast.delivery import (
+    Blocked,
+    BroadcastWorker,
+    InDoubt,
+    Migrated,
+    PermanentError,
+    RetryLater,
+    TransientError,
+    Unreachable,
+)
 from bot.core import render
 from bot.core.engine import split_command
 from bot.i18n import _, language
+from bot.settings import Settings
 
 from .admin import ADMINS
 from .handlers import SUBSCRIPTIONS, answer_quietly, preferred_language, say
@@ -38,27 +51,72 @@ CHANNEL = "telegram"
 TICK_SECONDS = 10                   # how often the worker looks for due announcements
 
 
-class TelegramSender:
-    """Sends one announcement message; maps Telegram's answers onto the worker's errors."""
+# Telegram's descriptions of a chat the bot can never write to again (400 or 403).
+_GONE = ("chat not found", "bot was kicked", "user is deactivated", "group chat was deleted",
+         "bot is not a member", "have no rights to send", "not enough rights to send",
+         "chat_write_forbidden", "peer_id_invalid", "bot can't initiate conversation",
+         "bot can't send messages to bots")
 
-    def __init__(self, bot):
-        self.bot = bot
+
+class TelegramSender:
+    """Sends one announcement message; maps Telegram's answers onto the worker's errors.
+
+    Uses a plain :class:`telegram.Bot` of its own, not the application's: the
+    application's AIORateLimiter would wait inside the send on a 429 (holding the
+    delivery's lease) and would cap a paid broadcast at ~30 messages a second. Pacing is
+    the worker's job (one token bucket for all instances).
+
+    Args:
+        bot: a ``telegram.Bot`` (initialized by the caller or by :meth:`start`).
+        paid: send with ``allow_paid_broadcast`` (up to 1,000 messages a second, paid in
+            Telegram Stars; BROADCAST_PAID).
+    """
+
+    channel = CHANNEL
+
+    def __init__(self, bot, *, paid: bool = False) -> None:
+        self.bot, self.paid = bot, paid
+
+    @staticmethod
+    def min_interval(chat_id: str) -> float:
+        """Seconds between two broadcast messages to one chat: Telegram allows about one
+        a second in a private chat and 20 a minute in a group (negative ids)."""
+        return 3.0 if chat_id.startswith("-") else 1.0
 
     async def send(self, chat_id: str, text: str) -> None:
         """Send plain ``text`` to ``chat_id``.
 
         Raises:
-            Blocked: the user blocked the bot (403 Forbidden).
+            Blocked: the user blocked the bot (403 "bot was blocked by the user").
+            Unreachable: the chat is gone for good (400/403 "chat not found", "bot was
+                kicked", "user is deactivated", ...), with Telegram's description.
+            Migrated: the group became a supergroup (``migrate_to_chat_id``).
             RetryLater: Telegram asked to wait (429), with the seconds.
-            TransientError: a network error or time-out worth retrying.
+            PermanentError: any other Bad Request, with Telegram's description.
+            InDoubt: the request left but the answer timed out (Telegram may have it).
+            TransientError: the request never reached Telegram, or a server error.
         """
+        kwargs = {"allow_paid_broadcast": True} if self.paid else {}
         try:
-            await self.bot.send_message(int(chat_id), text)
-        except Forbidden as exc:
-            raise Blocked(type(exc).__name__) from None
+            await self.bot.send_message(int(chat_id), text, **kwargs)
         except RetryAfter as exc:  # a timedelta (PTB_TIMEDELTA, see the package's __init__)
             raise RetryLater(_seconds(exc.retry_after)) from None
-        except (TimedOut, NetworkError) as exc:
+        except ChatMigrated as exc:
+            raise Migrated(exc.new_chat_id) from None
+        except Forbidden as exc:
+            if "blocked by the user" in exc.message.lower():
+                raise Blocked(exc.message) from None
+            raise Unreachable(exc.message) from None
+        except BadRequest as exc:   # a NetworkError subclass in PTB: before NetworkError
+            if any(words in exc.message.lower() for words in _GONE):
+                raise Unreachable(exc.message) from None
+            raise PermanentError(exc.message) from None
+        except TimedOut as exc:
+            # connect/pool time-outs: nothing left; read/write time-outs: it may have
+            if isinstance(exc.__cause__, (httpx.ConnectTimeout, httpx.PoolTimeout)):
+                raise TransientError(type(exc).__name__) from None
+            raise InDoubt(type(exc).__name__) from None
+        except NetworkError as exc:
             raise TransientError(type(exc).__name__) from None
 
 
@@ -68,16 +126,80 @@ def _seconds(period) -> float:
     return period.total_seconds() if hasattr(period, "total_seconds") else float(period)
 
 
-def start_worker(app: Application, engine, rate: float, max_age_hours: float) -> None:
+def broadcast_bot(settings: Settings, concurrency: int) -> Bot:
+    """A plain Bot for broadcasts (no rate limiter; see :class:`TelegramSender`) with a
+    connection pool for ``concurrency`` messages at once. Call ``initialize()`` on it."""
+    token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
+    request = HTTPXRequest(connection_pool_size=max(4, concurrency + 2), read_timeout=10,
+                           write_timeout=10, connect_timeout=5, pool_timeout=5)
+    return Bot(token, base_url=settings.telegram_api_base_url, request=request)
+
+
+def start_worker(app: Application, engine, settings: Settings) -> None:
     """Create the broadcast worker and run it every TICK_SECONDS on the JobQueue (a pass
-    still running when the next is due is not started twice: APScheduler's default)."""
+    still running when the next is due is not started twice: APScheduler's default).
+    The worker gets its own plain Bot; it is initialized in the first pass and shut down
+    with the application (:func:`stop_worker`)."""
+    rate = settings.broadcast_rate
+    concurrency = 1 if rate < 50 else int(rate / 50)
+    sender = TelegramSender(broadcast_bot(settings, concurrency), paid=settings.broadcast_paid)
     worker = BroadcastWorker(
-        engine, TelegramSender(app.bot), worker_id=f"telegram@{socket.gethostname()}:"
-        f"{os.getpid()}", rate_per_second=rate, max_age=timedelta(hours=max_age_hours),
+        engine, sender, worker_id=f"telegram@{socket.gethostname()}:{os.getpid()}",
+        rate_per_second=rate, concurrency=concurrency,
+        max_age=timedelta(hours=settings.broadcast_max_age_hours),
         on_finished=lambda report: _report_to_admins(app, report))
     app.bot_data[WORKER] = worker
     if app.job_queue is not None:
         app.job_queue.run_repeating(_tick, interval=TICK_SECONDS, first=2, name="broadcast")
+
+
+def install_stop_signals(app: Application) -> None:
+    """Make SIGTERM and SIGINT stop the broadcast worker at once, then the application
+    (PTB's own handler raises SystemExit only; the job queue would otherwise wait for a
+    long broadcast pass to end). Called from ``post_init``, inside the running loop."""
+    worker = app.bot_data.get(WORKER)
+    if worker is None:
+        return
+    loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        worker.stop()
+        raise SystemExit
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, on_signal)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+            return
+
+
+async def on_migrate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A group became a supergroup (``migrate_to_chat_id``): its subscription moves to
+    the new chat id, so announcements keep reaching it."""
+    message = update.effective_message
+    subscriptions = context.bot_data.get(SUBSCRIPTIONS)
+    if message is None or subscriptions is None or not message.migrate_to_chat_id:
+        return
+    await asyncio.to_thread(subscriptions.move, CHANNEL, message.chat_id,
+                            message.migrate_to_chat_id)
+
+
+async def stop_worker(app: Application) -> None:
+    """On SIGTERM or shutdown: the running pass stops claiming, finishes the messages in
+    flight and hands the rest back (well within a platform's 30 s grace), then the
+    worker's Bot is closed."""
+    worker = app.bot_data.get(WORKER)
+    if worker is None:
+        return
+    worker.stop()
+    lock = app.bot_data.get("broadcast_lock")
+    if lock is not None and lock.locked():
+        async with lock:
+            pass
+    try:
+        await worker.sender.bot.shutdown()
+    except Exception:  # noqa: BLE001 - shutting down anyway
+        log.debug("broadcast bot shutdown failed", exc_info=True)
 
 
 async def _tick(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -92,14 +214,19 @@ async def run_pass(app: Application) -> None:
         return
     async with lock:
         try:
-            await app.bot_data[WORKER].run_due()
+            worker = app.bot_data[WORKER]
+            if worker.stopping:
+                return
+            await worker.sender.bot.initialize()   # once; later calls return at once
+            await worker.run_due()
         except Exception:  # noqa: BLE001
             log.exception("broadcast pass failed")
 
 
 async def _report_to_admins(app: Application, report) -> None:
     text = (f"Announcement {report.id} {report.status}: {report.sent} sent, "
-            f"{report.failed} failed, {report.blocked} blocked, {report.skipped} skipped.")
+            f"{report.failed} failed, {report.blocked} blocked, {report.skipped} skipped, "
+            f"{report.in_doubt} in doubt, {report.unreachable} unreachable.")
     for admin_id in app.bot_data.get(ADMINS, ()):
         try:
             await app.bot.send_message(admin_id, text)

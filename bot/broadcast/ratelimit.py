@@ -1,0 +1,125 @@
+"""One sending rate for the whole bot: a token bucket kept in the database, shared by every
+instance, and the flood-control pause every instance honours.
+
+Telegram limits a bot, not a process (about 30 messages a second, 1,000 with paid
+broadcasts): three instances each pacing themselves at 25/s send 75/s together. So the
+bucket lives in one row of ``rate_buckets`` per channel. A worker takes tokens in small
+chunks (one round trip for up to ``chunk`` messages) inside a short transaction that locks
+the row (``SELECT ... FOR UPDATE`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite): whatever
+the number of instances, the messages sent over any interval of T seconds are at most
+``rate * T + capacity``.
+
+A ``RetryAfter`` (HTTP 429) from the channel means the bot as a whole must wait: the worker
+that got it writes ``paused_until`` into the same row, and every instance waits it out.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import Engine
+
+from bot.storage.models import RateBucketModel, as_utc
+
+_b = RateBucketModel.__table__
+
+# A chunk is this much of a second's worth of tokens: small enough that instances share the
+# rate evenly, large enough that 1,000 messages a second cost ~20 round trips, not 1,000.
+CHUNK_SECONDS = 0.02
+
+
+class SharedRateLimiter:
+    """A token bucket in the database (``rate_buckets``), shared by every bot instance.
+
+    Args:
+        engine: a migrated SQLite or PostgreSQL engine.
+        name: the bucket, one per channel ("telegram", "wechat").
+        rate: messages per second for the whole bot (> 0), e.g. BROADCAST_RATE.
+        clock: returns the current aware datetime (tests pass a fake clock).
+        sleep: awaits the given seconds (asyncio.sleep, or a fake that advances the clock).
+    Raises:
+        ValueError: when rate is not positive.
+    """
+
+    def __init__(self, engine: Engine, name: str, rate: float,
+                 clock: Callable[[], datetime],
+                 sleep: Callable[[float], Awaitable[None]]) -> None:
+        if not rate > 0:
+            raise ValueError(f"rate must be positive, got {rate}")
+        self.engine, self.name, self.rate = engine, name, float(rate)
+        self.chunk = max(1, int(self.rate * CHUNK_SECONDS))
+        self.capacity = float(self.chunk)
+        self._clock, self._sleep = clock, sleep
+        self._sqlite = engine.dialect.name == "sqlite"
+
+    def _take(self, wanted: int) -> tuple[int, float]:
+        """One transaction: refill the bucket for the time elapsed, take up to ``wanted``
+        whole tokens. Returns (tokens granted, seconds to wait before asking again)."""
+        now = as_utc(self._clock())
+        with self.engine.begin() as conn:
+            if self._sqlite:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            query = sa.select(_b.c.tokens, _b.c.updated_at, _b.c.paused_until).where(
+                _b.c.name == self.name)
+            if not self._sqlite:
+                query = query.with_for_update()
+            row = conn.execute(query).first()
+            if row is None:
+                # starts empty: a fresh deployment does not burst
+                insert = sa.insert(_b).values(name=self.name, tokens=0.0, updated_at=now,
+                                              paused_until=None)
+                if self._sqlite:
+                    conn.execute(insert.prefix_with("OR IGNORE"))
+                else:
+                    conn.execute(pg_insert(_b).values(name=self.name, tokens=0.0,
+                                                      updated_at=now, paused_until=None)
+                                 .on_conflict_do_nothing())
+                return 0, 1.0 / self.rate
+            paused = as_utc(row.paused_until) if row.paused_until is not None else None
+            if paused is not None and now < paused:
+                return 0, (paused - now).total_seconds()
+            elapsed = max(0.0, (now - as_utc(row.updated_at)).total_seconds())
+            tokens = min(self.capacity, row.tokens + elapsed * self.rate)
+            # clocks tick in microseconds: a shortfall below that is rounding, not a debt
+            granted = min(wanted, math.floor(tokens + max(1e-9, self.rate * 1e-6)))
+            tokens = max(0.0, tokens - granted)
+            conn.execute(sa.update(_b).where(_b.c.name == self.name)
+                         .values(tokens=tokens, updated_at=now))
+            wait = 0.0 if granted else (1.0 - tokens) / self.rate
+            return granted, wait
+
+    async def acquire(self, wanted: int, db: Callable[..., Awaitable[tuple[int, float]]]
+                      ) -> int:
+        """Wait until at least one token is granted; return how many (1..``wanted``).
+
+        Args:
+            wanted: tokens asked for (>= 1); at most ``chunk`` are granted at once.
+            db: runs a blocking call off the event loop (the worker's ``_db``).
+        """
+        wanted = max(1, min(wanted, self.chunk))
+        while True:
+            granted, wait = await db(self._take, wanted)
+            if granted:
+                return granted
+            await self._sleep(max(wait, 1e-6))
+
+    def pause(self, seconds: float) -> None:
+        """Every instance sends nothing on this channel for ``seconds`` from now (flood
+        control); the bucket restarts empty after the pause."""
+        now = as_utc(self._clock())
+        until = now + timedelta(seconds=seconds)
+        with self.engine.begin() as conn:
+            if self._sqlite:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            done = conn.execute(
+                sa.update(_b).where(_b.c.name == self.name,
+                                    sa.or_(_b.c.paused_until.is_(None),
+                                           _b.c.paused_until < until))
+                .values(paused_until=until, tokens=0.0, updated_at=until)).rowcount
+            if not done and conn.execute(sa.select(_b.c.name).where(
+                    _b.c.name == self.name)).first() is None:
+                conn.execute(sa.insert(_b).values(name=self.name, tokens=0.0,
+                                                  updated_at=until, paused_until=until))
