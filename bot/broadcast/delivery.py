@@ -323,6 +323,12 @@ class BroadcastWorker:
         await self._db(self._start_due)
         sent = 0
         while not self._stopping:
+            paused = await self._db(self.limiter.paused_for)
+            if paused > 0:   # flood control: wait it out holding no lease, or leave it
+                if paused > MAX_WAIT_IN_PASS:
+                    break
+                await self._wait(paused)
+                continue
             batch = await self._db(self._claim)
             if not batch:
                 wait = await self._db(self._next_retry)
@@ -495,6 +501,13 @@ class BroadcastWorker:
                     for o in outcomes if o.status == "sent"]
             if sent:
                 conn.execute(_MARK_SENT, sent)
+                # pacing counts from the send itself (the claim set a first, earlier mark)
+                paced = [{"sid": o.item.subscriber_id,
+                          "next": now + timedelta(seconds=self._interval(o.item.chat_id))}
+                         for o in outcomes
+                         if o.status == "sent" and self._interval(o.item.chat_id) > 0]
+                if paced:
+                    conn.execute(_PACE, paced)
             for o in outcomes:
                 if o.status == "sent":
                     continue
@@ -564,9 +577,10 @@ class BroadcastWorker:
         try:
             while index < len(batch) and not self._stopping:
                 granted = await self.limiter.acquire(
-                    min(self.concurrency, len(batch) - index), self._db)
-                if self._stopping:
-                    break
+                    min(self.concurrency, len(batch) - index), self._db,
+                    max_wait=self.lease_seconds / 4)
+                if self._stopping or not granted:
+                    break   # stopping, or a long pause: the rest goes back below
                 chunk = batch[index:index + granted]
                 index += len(chunk)
                 valid = await self._db(self._confirm, chunk)
@@ -582,10 +596,6 @@ class BroadcastWorker:
                 if pause:
                     log.info("flood control: every instance waits %.1f s", pause)
                     await self._db(self.limiter.pause, pause)
-                    if pause > self.lease_seconds / 4:
-                        # hand the rest back before a long wait, so no lease runs out here
-                        await self._db(self._release, batch[index:])
-                        return sent
         except BaseException:
             # Crash or cancellation: the chunk in flight may have been sent (in doubt, its
             # lease runs out); the rest of the batch was not, hand it back at once.
@@ -594,7 +604,7 @@ class BroadcastWorker:
             except Exception:  # noqa: BLE001 - the leases expire anyway
                 log.exception("could not release the claimed deliveries")
             raise
-        if index < len(batch):   # stopping: what was not sent goes back at once
+        if index < len(batch):   # stopping or pausing: what was not sent goes back now
             await self._db(self._release, batch[index:])
         return sent
 

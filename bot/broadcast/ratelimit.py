@@ -88,23 +88,36 @@ class SharedRateLimiter:
             tokens = max(0.0, tokens - granted)
             conn.execute(sa.update(_b).where(_b.c.name == self.name)
                          .values(tokens=tokens, updated_at=now))
-            wait = 0.0 if granted else (1.0 - tokens) / self.rate
+            wait = 0.0 if granted else (min(wanted, self.capacity) - tokens) / self.rate
             return granted, wait
 
-    async def acquire(self, wanted: int, db: Callable[..., Awaitable[tuple[int, float]]]
-                      ) -> int:
-        """Wait until at least one token is granted; return how many (1..``wanted``).
+    async def acquire(self, wanted: int, db: Callable[..., Awaitable[tuple[int, float]]],
+                      max_wait: float | None = None) -> int:
+        """Wait until tokens are granted; return how many (1..``wanted``), or 0 when that
+        would need a single wait longer than ``max_wait`` seconds (a flood-control pause:
+        the caller hands its leases back first).
 
         Args:
             wanted: tokens asked for (>= 1); at most ``chunk`` are granted at once.
             db: runs a blocking call off the event loop (the worker's ``_db``).
+            max_wait: the longest single wait accepted, or None for any.
         """
         wanted = max(1, min(wanted, self.chunk))
         while True:
             granted, wait = await db(self._take, wanted)
             if granted:
                 return granted
+            if max_wait is not None and wait > max_wait:
+                return 0
             await self._sleep(max(wait, 1e-6))
+
+    def paused_for(self) -> float:
+        """Seconds left of a flood-control pause on this bucket (0.0 when none)."""
+        now = as_utc(self._clock())
+        with self.engine.connect() as conn:
+            until = conn.execute(sa.select(_b.c.paused_until)
+                                 .where(_b.c.name == self.name)).scalar()
+        return max(0.0, (as_utc(until) - now).total_seconds()) if until is not None else 0.0
 
     def pause(self, seconds: float) -> None:
         """Every instance sends nothing on this channel for ``seconds`` from now (flood
