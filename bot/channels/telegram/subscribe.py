@@ -49,6 +49,7 @@ WORKER = "broadcast_worker"
 PREVIEWS = "announcement_previews"  # short token -> text, until Send or Cancel
 CHANNEL = "telegram"
 TICK_SECONDS = 10                   # how often the worker looks for due announcements
+BROADCAST_READ_TIMEOUT = 10.0       # s; a later answer makes the message "in doubt"
 
 
 # Telegram's descriptions of a chat the bot can never write to again (400 or 403).
@@ -130,8 +131,9 @@ def broadcast_bot(settings: Settings, concurrency: int) -> Bot:
     """A plain Bot for broadcasts (no rate limiter; see :class:`TelegramSender`) with a
     connection pool for ``concurrency`` messages at once. Call ``initialize()`` on it."""
     token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
-    request = HTTPXRequest(connection_pool_size=max(4, concurrency + 2), read_timeout=10,
-                           write_timeout=10, connect_timeout=5, pool_timeout=5)
+    request = HTTPXRequest(connection_pool_size=max(4, concurrency + 2),
+                           read_timeout=BROADCAST_READ_TIMEOUT, write_timeout=10,
+                           connect_timeout=5, pool_timeout=5)
     return Bot(token, base_url=settings.telegram_api_base_url, request=request)
 
 
