@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from dbtest import database_url  # noqa: F401 - a shared fixture (SQLite, PostgreSQL)
 from fake_bot_api import FakeBotApi
 
 from bot.core.engine import Assistant

@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import os
+import secrets
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy.engine import make_url
+
+from bot.storage import create_engine_for
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 PG_SKIP = "TEST_DATABASE_URL is not set (PostgreSQL tests run in CI)"
@@ -24,3 +28,26 @@ class FakeClock:
 
     def advance(self, **delta) -> None:
         self.now += timedelta(**delta)
+
+
+def _pg_engine():
+    admin = create_engine_for(PG_URL)
+    schema = f"test_{secrets.token_hex(6)}"
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    return admin, schema, url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path):
+    """A database URL of its own for one test: a SQLite file, and on PostgreSQL a fresh
+    schema (dropped afterwards). Import it into a test module to use it."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'bot.sqlite3'}"
+        return
+    admin, schema, url = _pg_engine()
+    yield url
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+    admin.dispose()

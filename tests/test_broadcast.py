@@ -5,7 +5,6 @@ as in test_storage.py). Time is a fake clock; the worker's sleep advances it (no
 from __future__ import annotations
 
 import asyncio
-import secrets
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -14,8 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from dbtest import BACKENDS, PG_URL, FakeClock
-from sqlalchemy.engine import make_url
+from dbtest import FakeClock
 
 from bot.broadcast import (
     Blocked,
@@ -117,27 +115,6 @@ class FakeSender:
 
     def chats(self) -> Counter:
         return Counter(chat for chat, _ in self.sent)
-
-
-def _pg_engine():
-    admin = create_engine_for(PG_URL)
-    schema = f"test_{secrets.token_hex(6)}"
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    return admin, schema, url.render_as_string(hide_password=False)
-
-
-@pytest.fixture(params=BACKENDS)
-def database_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'bot.sqlite3'}"
-        return
-    admin, schema, url = _pg_engine()
-    yield url
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-    admin.dispose()
 
 
 @pytest.fixture
