@@ -15,8 +15,16 @@ Runs, in order:
    the peak memory of the pass, which must stay flat (delivery rows are created inside the
    database and claimed in batches, never loaded whole).
 
+3. with ``--instances N`` (N >= 2): the multi-instance run instead: N worker processes (each
+   its own engine, event loop and Bot, like N bot instances) share one announcement to
+   ``--subscribers`` subscribers with BROADCAST_RATE ``--rate`` for the whole bot (paid
+   broadcasts allow 1,000/s) and ``--concurrency`` messages in flight per instance:
+   messages per second together, duplicates and missing ones (both must be 0).
+
 Usage: python benchmarks/bench_broadcast.py [--subscribers 100000] [--small 10000]
        [--rate 5000] [--pacing-messages 100] [--database-url URL] [--no-tracemalloc]
+       python benchmarks/bench_broadcast.py --instances 2 --rate 1000 --subscribers 100000
+       --database-url postgresql://postgres@127.0.0.1:5432/test
 Without --database-url a temporary SQLite file is used; give a PostgreSQL URL (e.g.
 postgresql://postgres@127.0.0.1:5432/test) to measure there (a scratch schema is created and
 dropped).
@@ -158,6 +166,59 @@ async def one_run(engine, conn, token, base_url, subscribers: int, rate: float,
             "peak_mib": round(peak / 2**20, 2) if peak is not None else None}
 
 
+def _instance(url: str, token: str, base_url: str, rate: float, concurrency: int, name: str,
+              start, out) -> None:
+    """One bot instance in its own process: send what it can claim, report its count."""
+    async def main() -> int:
+        from telegram import Bot
+        from telegram.request import HTTPXRequest
+        engine = create_engine_for(url)
+        request = HTTPXRequest(connection_pool_size=concurrency + 4)
+        async with Bot(token, base_url=base_url, request=request) as bot:
+            worker = BroadcastWorker(engine, TelegramSender(bot, paid=True), worker_id=name,
+                                     rate_per_second=rate, concurrency=concurrency,
+                                     batch=2000)
+            start.wait()
+            sent = await worker.run_due()
+        engine.dispose()
+        return sent
+    out.put((name, asyncio.run(main()), time.time()))
+
+
+def multi_instance_run(args, conn, token, base_url) -> bool:
+    engine, cleanup = scratch_database(args.database_url)
+    try:
+        migrate(engine)
+        url = engine.url.render_as_string(hide_password=False)
+        fill = reset_and_fill(engine, args.subscribers)
+        create_adhoc(engine, "The closing ceremony starts at 10:00 in hall A.", "bench")
+        ctx = mp.get_context("spawn")
+        start, out = ctx.Barrier(args.instances + 1), ctx.Queue()
+        procs = [ctx.Process(target=_instance, args=(url, token, base_url, args.rate,
+                                                      args.concurrency, f"i{i}", start, out))
+                 for i in range(args.instances)]
+        for p in procs:
+            p.start()
+        start.wait()
+        began = time.time()
+        results = [out.get(timeout=3600) for _ in procs]
+        for p in procs:
+            p.join(30)
+        seconds = max(t for _, _, t in results) - began
+        sent = sum(n for _, n, _ in results)
+        conn.send((FIRST_CHAT, args.subscribers))
+        seen = conn.recv()
+        rate = sent / seconds if seconds else 0.0
+        print(f"{args.instances} instances on {engine.dialect.name}, BROADCAST_RATE "
+              f"{args.rate:g}/s, concurrency {args.concurrency}: {sent:,} sent in {seconds:.1f} s "
+              f"= {rate:.0f}/s together ({', '.join(f'{n}: {c:,}' for n, c, _ in results)}); "
+              f"received {seen['messages']:,}, duplicates {seen['duplicates']}, missing "
+              f"{seen['missing']} (bulk insert {fill:.1f} s)", flush=True)
+        return seen["duplicates"] == 0 and seen["missing"] == 0 and rate <= args.rate * 1.05
+    finally:
+        cleanup()
+
+
 def show(title: str, r: dict) -> None:
     print(f"{title}: {r['subscribers']:,} subscribers, configured {r['rate']:g}/s -> "
           f"{r['sent']:,} sent in {r['seconds']} s = {r['per_second']}/s; "
@@ -206,6 +267,10 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=5000.0)
     parser.add_argument("--pacing-messages", type=int, default=100)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--instances", type=int, default=1,
+                        help="run N bot instances (processes) on one database instead")
+    parser.add_argument("--concurrency", type=int, default=20,
+                        help="messages in flight per instance in the multi-instance run")
     parser.add_argument("--no-tracemalloc", action="store_true",
                         help="measure the rate without tracemalloc (which slows Python "
                              "down about 2-3x); no memory figures")
@@ -215,6 +280,10 @@ def main() -> int:
     server.start()
     token, base_url = parent.recv()
     try:
+        if args.instances > 1:
+            ok = multi_instance_run(args, parent, token, base_url)
+            print("OK" if ok else "FAILED: see the figures above")
+            return 0 if ok else 1
         return asyncio.run(main_async(args, parent, token, base_url))
     finally:
         parent.send("stop")
