@@ -185,6 +185,14 @@ def test_a_forged_choice_gets_the_expired_reply_and_shows_no_user_label(client):
         assert client.post("/api/choices", json=bad).status_code == 400, bad
 
 
+def test_subscriptions_are_pointed_to_telegram_and_wechat(client):
+    for command in ("/subscribe", "/UNSUBSCRIBE", " /subscribe@SummitBot now"):
+        reply = say(client, command)
+        assert "Telegram" in reply["text"] and "WeChat" in reply["text"], command
+    client.post("/api/language", json={"lang": "fr"})
+    assert "Les annonces sont envoyées" in say(client, "/subscribe")["text"]
+
+
 def test_the_language_switch_sets_replies_and_interface(client):
     ui = client.post("/api/language", json={"lang": "ar"}).json()
     assert ui["lang"] == "ar" and ui["dir"] == "rtl"

@@ -55,14 +55,14 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from bot.channels.wechat.cache import RecentCache
 from bot.core.types import Message, Reply
-from bot.i18n import SUPPORTED
+from bot.i18n import DEFAULT, SUPPORTED, language
 from bot.knowledge.models import Knowledge
 from bot.settings import Settings
 
 from .format import payload
 from .history import Transcripts
 from .ratelimit import RateLimits
-from .strings import ui
+from .strings import no_subscriptions, ui
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,8 @@ STATIC = Path(__file__).resolve().parent / "static"
 ID_SHAPE = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 _SURROGATE = re.compile("[\ud800-\udfff]")     # lone halves: not encodable as UTF-8
 _CHOICE_SHAPE = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII
+# Answered here: announcements go out on Telegram and WeChat, never to a web page.
+LOCAL_COMMANDS = frozenset({"subscribe", "unsubscribe"})
 
 
 class Service(Protocol):
@@ -208,7 +210,13 @@ class WebChat:
         text = _SURROGATE.sub("\ufffd", text)
         if not text.strip():
             raise Refused(400, "empty", "the text is empty")
-        reply = await self._answer(conversation, Message(text, user_id=conversation))
+        if _command_name(text) in LOCAL_COMMANDS:
+            lang = self.languages.get(conversation) or DEFAULT
+            with language(lang):
+                local = Reply("help", no_subscriptions(), lang=lang)
+            reply = payload(local, self.knowledge())
+        else:
+            reply = await self._answer(conversation, Message(text, user_id=conversation))
         self.transcripts.add(conversation, {"role": "user", "text": text},
                              {"role": "bot", "reply": reply})
         return {"reply": reply}
@@ -342,6 +350,14 @@ def _conversation_id(request: Request) -> str | None:
     """The conversation id of the request's cookie, or None (absent or not one of ours)."""
     value = request.cookies.get(COOKIE, "")
     return value if ID_SHAPE.match(value) else None
+
+
+def _command_name(text: str) -> str | None:
+    """The command a message starts with ("/Subscribe@Bot now" -> "subscribe"), or None."""
+    words = text.strip().split(maxsplit=1)
+    if not words or not words[0].startswith("/") or len(words[0]) < 2:
+        return None
+    return words[0][1:].split("@", 1)[0].lower()
 
 
 def _client(request: Request) -> str:

@@ -37,6 +37,13 @@ def ui_strings() -> dict[str, str]:
     }
 
 
+def no_subscriptions() -> str:
+    """The answer to /subscribe and /unsubscribe in the web chat, in the current language:
+    announcements go out on Telegram and WeChat, where a subscriber can be reached."""
+    return _("Announcements are sent on Telegram and WeChat: send /subscribe to the "
+             "forum's bot there to receive them.")
+
+
 def ui(lang: str, knowledge: Knowledge) -> dict[str, object]:
     """Return the ``/api/ui`` object for ``lang`` (unsupported: English).
 
