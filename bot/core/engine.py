@@ -4,16 +4,24 @@ Order of decisions, and why:
 1. Commands ("/sessions", "/doctor midwife") are exact and decided first.
 2. Urgent symptoms get the emergency reply before anything else (health safety first):
    :mod:`bot.core.emergency` triages the message with the concepts of emergency.yaml.
-3. A message that is only a greeting, help request or thanks gets that reply, before fuzzy
-   matching, so "hi" never lands on a name that contains "hi".
-4. Otherwise the match index finds the entries mentioned, and their kinds decide the
+3. A message that asks several questions ("who organised it and how many followed it?")
+   is split at its question words; each part, up to three, is answered in order, in one
+   reply (bot.core.questions).
+4. Small talk (greeting, help, thanks, goodbye, "ok", "are you a robot?") is recognised by
+   its words when they are what the message says, so "hi" never lands on a name.
+5. Otherwise the match index finds the entries mentioned, and their kinds decide the
    intent: a named person -> speaker (or doctor when a doctor is asked for); a specialty,
    or a condition with a doctor cue -> doctor; a topic or talk -> session; an event fact ->
-   event; list cues -> the programme or the speakers; the forum itself -> event.
-5. Confidence = match score x how much of the message the match explains. Below
+   event; list cues -> the programme or the speakers; the forum itself -> event. Among
+   facts, the question word picks ("how many" -> the audience), and words true of the
+   whole forum ("online", "China") weigh less than the words that define the question.
+   Something the article does not give (a fact marked unknown: price, registration) is
+   said to be unknown, with what is known. A surname with a given name the knowledge does
+   not have ("Li Na") is a different person: "I don't know Li Na; did you mean ...?".
+6. Confidence = match score x how much of the message the match explains. Below
    ANSWER_MIN, or when two entries match the same words almost equally, the reply is a
    fallback that asks "did you mean ...?" with the candidates as choices.
-6. The safety net: a health question (a personal situation, a medical question) gets the
+7. The safety net: a health question (a personal situation, a medical question) gets the
    "health" reply (numbers if urgent, no advice, a doctor or midwife) instead of the
    answer, unless it asks about the programme or the directory, or the answer is
    CONFIDENT, and is answered; never a bare fallback or a menu of unrelated talks.
@@ -25,13 +33,14 @@ import re
 from collections import defaultdict
 
 from bot.i18n import SUPPORTED, isolate_ltr, language
-from bot.knowledge.models import Doctor, Knowledge, Topic
+from bot.knowledge.models import Doctor, Fact, Knowledge, Person, Topic
 
-from . import render
+from . import phonetic, render
 from .emergency import EmergencyDetector
 from .entries import build_index
 from .index import Analysis, Mention
 from .language import LanguageDetector
+from .questions import QuestionWords
 from .types import Candidate, Choice, Message, Reply
 
 log = logging.getLogger(__name__)
@@ -49,7 +58,12 @@ LISTS = ("list:sessions", "list:speakers", "list:doctors", "help")
 SECTIONS = {"sessions": "list:sessions", "programme": "list:sessions", "program": "list:sessions",
             "speakers": "list:speakers", "doctor": "list:doctors", "doctors": "list:doctors",
             "help": "help"}
-SMALLTALK = {"greeting": "greeting", "help": "help", "about": "help", "thanks": "smalltalk"}
+SMALLTALK = {"greeting": "greeting", "help": "help", "about": "help", "thanks": "smalltalk",
+             "bye": "smalltalk", "ack": "smalltalk"}
+SMALLTALK_ORDER = ("thanks", "bye", "about", "help", "greeting", "ack")
+SUBSTANTIVE_CUES = ("doctor", "speakers", "sessions", "offtopic")
+CONTEXT_WEIGHT = 0.5       # a mention found only through words true of the whole forum
+KIND_FACTS = ("when", "where", "how_many", "why")  # kinds one fact answers for the forum
 
 
 class Assistant:
@@ -69,6 +83,16 @@ class Assistant:
                                          knowledge.vocabulary.markers)
         self._topic_talks = _coverage(knowledge, [(t, t.topics) for t in knowledge.talks])
         self._topic_doctors = _coverage(knowledge, [(d, d.conditions) for d in knowledge.doctors])
+        self.questions = QuestionWords(knowledge.vocabulary, self.index.units)
+        self._names: dict[str, tuple[list[str], frozenset[str]]] = {}
+        # words the knowledge knows other than as parts of people's names: "hospital" next
+        # to a surname is not a given name, "ming" (in Xu Xianming) may be
+        records = self.index.records
+        self._words = self.index.stopwords | frozenset(
+            t for t, posting in self.index.postings.items()
+            if any(records[i].kind_of_entry != "person" for i, _ in posting))
+        self.context = frozenset(w for c in knowledge.vocabulary.context
+                                 for w in self.index.units(c))
 
     # -- entry points ---------------------------------------------------------------------
     def reply(self, message: Message) -> Reply:
@@ -101,6 +125,11 @@ class Assistant:
         triage = self.detector.triage(analysis.units, names)
         if triage.urgent:
             return self._emergency(lang, triage.urgent)
+        parts = [] if triage.health else self.questions.split(text)
+        if len(parts) > 1:
+            several = self._several(parts, lang)
+            if several:
+                return several
         small = self._smalltalk(analysis, lang)
         if small:
             return small
@@ -112,6 +141,30 @@ class Assistant:
                 answer.intent == "fallback" or not (framed or answer.confidence >= CONFIDENT)):
             return self._health(lang, triage.health)
         return answer
+
+    def _single(self, a: Analysis, lang: str) -> Reply:
+        small = self._smalltalk(a, lang)
+        return small or self._answer(a, lang)
+
+    def _several(self, parts: list[str], lang: str) -> Reply | None:
+        """Answer each question of a message in order, in one reply; None when fewer than
+        two parts get an answer (the whole message is then answered as one question)."""
+        answered: list[Reply] = []
+        for part in parts:
+            reply = self._single(self.index.analyse(part), lang)
+            if reply.intent in ("fallback", "greeting", "help", "smalltalk"):
+                continue
+            if any(r.ids == reply.ids for r in answered):
+                continue
+            answered.append(reply)
+        if len(answered) < 2:
+            return None
+        choices = tuple(dict.fromkeys(c for r in answered for c in r.choices))[:MAX_CHOICES]
+        return Reply(intent=answered[0].intent, text="\n\n".join(r.text for r in answered),
+                     choices=choices, ids=tuple(dict.fromkeys(i for r in answered
+                                                              for i in r.ids)),
+                     confidence=min(r.confidence for r in answered), lang=lang,
+                     candidates=answered[0].candidates)
 
     def knows(self, choice_id: str) -> bool:
         """True when ``choice_id`` is a choice this knowledge version can answer (a button
@@ -149,7 +202,9 @@ class Assistant:
         if kind == "specialty":
             return self._doctors([mention], [], lang, 1.0)
         if kind == "fact":
-            return self._reply("event", render.fact(self.k, entry), lang, ids=(choice_id,))
+            text = render.unknown_fact(self.k, entry, []) if entry.unknown else \
+                render.fact(self.k, entry)
+            return self._reply("event", text, lang, ids=(choice_id,))
         return self._reply("event", render.event_overview(self.k), lang, ids=(choice_id,))
 
     # -- decisions ------------------------------------------------------------------------
@@ -194,18 +249,25 @@ class Assistant:
                                     Choice("emergency", render.emergency_label())))
 
     def _smalltalk(self, a: Analysis, lang: str) -> Reply | None:
-        """A message wholly made of greeting, help or thanks words, matched exactly."""
-        kinds = [c for c in ("greeting", "help", "about", "thanks") if c in a.cues and
-                 a.cues[c].score == 1.0]
-        if not kinds:
+        """Small talk by meaning: thanks, goodbye, "ok", greeting, help, "are you a robot?".
+
+        It is small talk when its words say most of the message (at least half of its
+        content words), no list or directory cue is used, and every entry found lies inside
+        those words ("a real person" is not the fact "in person")."""
+        kinds = [c for c in SMALLTALK_ORDER if c in a.cues]
+        if not kinds or any(c in a.cues for c in SUBSTANTIVE_CUES):
             return None
-        covered = set().union(*(a.cues[c].positions for c in kinds))
-        if not a.content <= covered:
+        covered: set[int] = set().union(*(a.cues[c].positions for c in kinds))
+        if any(not m.positions <= covered for m in a.mentions):
             return None
-        kind = kinds[0]
-        text = {"greeting": render.greeting, "help": render.help_text,
-                "about": render.help_text}.get(kind)
-        body = text(self.k) if text else render.thanks()
+        if a.content and 2 * len(a.content & covered) < len(a.content):
+            return None
+        kind = max(kinds, key=lambda c: (len(a.cues[c].positions & a.content),
+                                         -SMALLTALK_ORDER.index(c)))
+        body = {"greeting": render.greeting, "help": render.help_text,
+                "about": render.about_me}.get(kind, lambda k: {
+                    "thanks": render.thanks, "bye": render.goodbye,
+                    "ack": render.acknowledged}[kind]())(self.k)
         return self._reply(SMALLTALK[kind], body, lang, choices=_list_choices())
 
     def _answer(self, a: Analysis, lang: str) -> Reply:
@@ -217,7 +279,26 @@ class Assistant:
         talks, facts = kinds["talk"], kinds["fact"]
         doctor_cue = "doctor" in cues
         if "offtopic" in cues and not people:
-            return self._ask(a, [], lang, 0.0)  # prices, weather: not this bot's to answer
+            return self._ask(a, [], lang, 0.0)  # weather, flights: not this bot's to answer
+        if facts and topics and all(self.k.entries[t.key].umbrella for t in topics):
+            # a theme most talks share gives way to a fact ("why does high-risk pregnancy
+            # need teamwork" asks why the forum was held)
+            topics = []
+            talks = [t for t in talks if not t.description]
+        asked = self.questions.kinds(a.units)
+        unknown = [m for m in facts if self.k.entries[m.key].unknown]
+        if unknown and not (people or specialties or self._about_forum(a)):
+            facts = [m for m in facts if m not in unknown]  # "the price of bitcoin"
+            if not facts and not topics and not talks:
+                return self._ask(a, [], lang, 0.0)
+        elif unknown and self._unknown_asked(a, facts, unknown, asked):
+            if topics:
+                # the price of a caesarean is not the forum's: not this bot's to answer
+                return self._ask(a, [], lang, 0.0)
+            return self._unknown(a, unknown, people, specialties, lang)
+        stranger = self._stranger(a, people, lang)
+        if stranger:
+            return stranger
         if people and all(m.description for m in people):
             # a role that only resembles the message gives way to a better entry that
             # explains other words ("president of hassan 2 hospital" is the hospital fact)
@@ -236,7 +317,8 @@ class Assistant:
         # "which talk ...": not a directory search (a talk alias that is only a specialty's
         # word, like "midwife", does not count)
         asks_talk = "sessions" in cues or any(
-            not any(t.positions & s.positions for s in specialties) for t in talks)
+            not t.description and not any(t.positions & s.positions for s in specialties)
+            for t in talks)
         if specialties:
             shared = any(t.positions & s.positions for t in topics for s in specialties)
             if asks_talk and (topics or talks):
@@ -251,8 +333,15 @@ class Assistant:
         if topics or talks:
             return self._checked(a, topics + talks, lang, "session")
         if facts:
-            best = _ambiguous_or_best(a, facts)
+            best = _ambiguous_or_best(a, self._asked_facts(facts, asked),
+                                      self._weak(a))
+            other = self._other_kind(best, asked)
+            if other:
+                return self._checked(a, other, lang, "event")
             return self._checked(a, best, lang, "event")
+        kind_fact = self._kind_fact(a, asked, kinds["event"], lang)
+        if kind_fact:
+            return kind_fact
         named = max((m.score for m in kinds["event"]), default=0.0)
         for cue, target in (("doctor", "list:doctors"), ("speakers", "list:speakers"),
                             ("sessions", "list:sessions")):
@@ -267,6 +356,156 @@ class Assistant:
         if "about" in cues:
             return self._reply("help", render.help_text(self.k), lang, choices=_list_choices())
         return self._ask(a, [], lang, 0.0)
+
+    def _unknown_asked(self, a: Analysis, facts: list[Mention], unknown: list[Mention],
+                       asked: dict[str, frozenset[int]]) -> bool:
+        """True when the message asks for something the article does not give: an
+        unknown fact found at least as well as any known one ("which hotel hosted the
+        experts": the hotel, not the hosts)."""
+        weak = self._weak(a)
+        known = [m for m in self._asked_facts(facts, asked) if m not in unknown]
+        if not known:
+            return True
+        return _value(a, unknown, weak) >= _value(a, known, weak)
+
+    def _about_forum(self, a: Analysis) -> bool:
+        """True when most content words (more than half) are explained or true of the
+        forum: "is it free?", "which hotel did the forum use?", but not "the price of
+        bitcoin". A word of any alias of an entry found counts as explained ("next year"
+        with "next forum")."""
+        found = [*a.mentions, *a.cues.values()]
+        covered = frozenset().union(*(m.positions for m in found)) | self._weak(a)
+        keys = {m.key for m in a.mentions}
+        records = self.index.records
+        said = sum(1 for i in a.content if i in covered or any(
+            records[r].key in keys for r, _ in self.index.postings.get(a.units[i], ())))
+        return 2 * said > len(a.content)
+
+    def _weak(self, a: Analysis) -> frozenset[int]:
+        """Positions of words true of the whole forum ("online", "China", "forum")."""
+        return frozenset(i for i in a.content if a.units[i] in self.context)
+
+    def _asked_facts(self, facts: list[Mention], asked: dict[str, frozenset[int]]
+                     ) -> list[Mention]:
+        """Keep the facts that answer the kind of question asked ("how many" -> the
+        audience), when some do; otherwise all of them."""
+        fitting = [m for m in facts if set(self.k.entries[m.key].answers) & asked.keys()]
+        return fitting or facts
+
+    def _other_kind(self, found: list[Mention], asked: dict[str, frozenset[int]]
+                    ) -> list[Mention] | None:
+        """"When" or "why" about a fact that does not answer it ("when was the opening
+        ceremony", "why did they organise it"): the forum's fact of that kind. ("Where"
+        has too many senses: where to read the article, where a hospital is.)"""
+        if any(set(self.k.entries[m.key].answers) & asked.keys() for m in found):
+            return None
+        for kind in ("when", "why"):
+            if kind in asked:
+                fact = self._fact_for(kind)
+                if fact:
+                    words = frozenset().union(*(m.positions for m in found), asked[kind])
+                    return [Mention(f"fact:{fact.id}", "", min(m.score for m in found),
+                                    words)]
+        return None
+
+    def _fact_for(self, kind: str) -> Fact | None:
+        """The first known fact that answers ``kind`` of question, or None."""
+        return next((f for f in self.k.facts if not f.unknown and kind in f.answers), None)
+
+    def _kind_fact(self, a: Analysis, asked: dict[str, frozenset[int]],
+                   events: list[Mention], lang: str) -> Reply | None:
+        """A question word about the forum itself, and nothing more specific: "when was
+        the summit?", "متى عقدت القمة", "where was it?" -> the first fact that answers that
+        kind of question. Only when the message names the forum, or names nothing at all."""
+        wanted = [kind for kind in KIND_FACTS if kind in asked]
+        named = frozenset().union(*(m.positions for m in events), *asked.values())
+        if not wanted or any(c in a.cues and not a.cues[c].positions <= named
+                             for c in SUBSTANTIVE_CUES):
+            return None
+        if not events and not a.content <= named:
+            return None
+        fact = self._fact_for(wanted[0])
+        if fact is None:
+            return None
+        key = f"fact:{fact.id}"
+        conf = self._confidence(a, [Mention(key, "", 1.0, named)])
+        if conf < ANSWER_MIN:
+            return None
+        return self._reply("event", render.fact(self.k, fact), lang, ids=(key,),
+                           confidence=conf, candidates=_candidates(a))
+
+    def _unknown(self, a: Analysis, unknown: list[Mention], people: list[Mention],
+                 specialties: list[Mention], lang: str) -> Reply:
+        """Something the article does not give: say so, with what is known of the people
+        asked about (named, or the clinicians of a specialty: "does the midwife speak
+        French?")."""
+        best = max(unknown, key=lambda m: (m.score, len(m.positions)))
+        conf = self._confidence(a, [best, *people, *specialties])
+        if conf < ANSWER_MIN:
+            return self._ask(a, [best], lang, conf)
+        persons = [self.k.entries[m.key] for m in people[:MAX_PEOPLE]]
+        wanted = {m.key.split(":", 1)[1] for m in specialties}
+        persons += [self.k.get("person", d.practitioner) for d in self.k.doctors
+                    if wanted & set(d.specialty)][:MAX_PEOPLE - len(persons)]
+        text = render.unknown_fact(self.k, self.k.entries[best.key], persons)
+        return self._reply("event", text, lang, confidence=conf,
+                           ids=(best.key, *(f"person:{p.id}" for p in persons)),
+                           candidates=_candidates(a))
+
+    def _stranger(self, a: Analysis, people: list[Mention], lang: str) -> Reply | None:
+        """A known surname (or given name) next to a name part the knowledge does not have
+        ("who is li na", "dr cai ling"): a different person, so "I don't know Li Na; did
+        you mean Li Jinbao?" instead of Li Jinbao's card."""
+        # a lone short surname in a longer message is only "near" ("li na"): still a name
+        people = [*people, *(m for m in a.near if m.kind == "person" and m.score >= 1.0)]
+        if not people:
+            return None
+        covered = frozenset().union(*(m.positions for m in [*a.mentions, *a.cues.values()]))
+        for m in people:
+            if m.description or m.heard:
+                continue
+            person = self.k.entries[m.key]
+            name, own = self._name_words(person)
+            if m.score < 1.0 and _other_chinese_name(
+                    [a.units[i] for i in sorted(m.positions)], name):
+                lo, hi = min(m.positions), max(m.positions)
+                return self._not_known(a, people, " ".join(
+                    u.capitalize() for u in a.units[lo:hi + 1]), lang)
+            if len(self.index.units(m.alias)) != 1 or len(name) < 2:
+                continue
+            at = min(m.positions)
+            for i in (at + 1, at - 1, at + 2, at - 2):
+                if not 0 <= i < len(a.units) or i in covered:
+                    continue
+                word = a.units[i]
+                if abs(i - at) == 2:  # one particle between ("jihane el amrani")
+                    between = a.units[(i + at) // 2]
+                    if len(between) > 3 or not between.isalpha():
+                        continue
+                if word.isascii() and word.isalpha() and len(word) > 1 and \
+                        word not in own and word not in self._words and \
+                        _name_like(word, person.name, abs(i - at)):
+                    lo, hi = min(i, at), max(i, at)
+                    return self._not_known(a, people, " ".join(
+                        u.capitalize() for u in a.units[lo:hi + 1]), lang)
+        return None
+
+    def _name_words(self, person: Person) -> tuple[list[str], frozenset[str]]:
+        """A person's name as matching units, and every word of its name and aliases."""
+        found = self._names.get(person.id)
+        if found is None:
+            found = self._names[person.id] = (self.index.units(person.name), frozenset(
+                w for alias in (person.name, *person.aliases) for w in self.index.units(alias)))
+        return found
+
+    def _not_known(self, a: Analysis, people: list[Mention], written: str,
+                   lang: str) -> Reply:
+        known = list({p.key: p for p in [*people, *a.near]
+                      if p.kind == "person" and not p.description}.values())[:MAX_CHOICES]
+        names = [self.k.entries[p.key].name for p in known[:2]]
+        choices = tuple(Choice(p.key, render.label(self.k, p.key)) for p in known)
+        return self._reply("fallback", render.unknown_person(written, names), lang,
+                           choices=choices, confidence=0.0, candidates=_candidates(a))
 
     def _checked(self, a: Analysis, used: list[Mention], lang: str, intent: str) -> Reply:
         conf = self._confidence(a, used)
@@ -302,13 +541,15 @@ class Assistant:
                 a: Analysis | None = None) -> Reply:
         persons = [self.k.entries[m.key] for m in used[:MAX_PEOPLE]]
         doctors = [self.k.doctor_for(p.id) for p in persons]
+        heard = "".join(render.heard_as(m.heard, self.k.entries[m.key].name) + "\n"
+                        for m in used[:MAX_PEOPLE] if m.heard)
         if doctor and all(doctors):
-            return self._doctor_cards(doctors, lang, conf, [m.key for m in used])
+            return self._doctor_cards(doctors, lang, conf, [m.key for m in used], heard=heard)
         ids: list[str] = []
         for p in persons:
             ids.append(f"person:{p.id}")
             ids += [f"talk:{t.id}" for t in self.k.talks_by(p.id)]
-        text = "\n\n".join(render.person_card(self.k, p) for p in persons)
+        text = heard + "\n\n".join(render.person_card(self.k, p) for p in persons)
         if any(doctors):
             text += "\n" + render.disclaimer()
         choices = [Choice(f"doctor:{d.id}", render.doctor_card_label())
@@ -365,8 +606,8 @@ class Assistant:
 
     def _doctor_cards(self, doctors: list[Doctor], lang: str, conf: float,
                       keys: list[str], topics: list[Topic] = (),
-                      none_on: list[Topic] = ()) -> Reply:
-        text = render.doctors_list(self.k, doctors, none_on)
+                      none_on: list[Topic] = (), heard: str = "") -> Reply:
+        text = heard + render.doctors_list(self.k, doctors, none_on)
         text = self._with_notes(text, topics)
         ids = keys + [f"doctor:{d.id}" for d in doctors]
         choices = tuple(Choice(f"person:{d.practitioner}",
@@ -430,15 +671,28 @@ def _overlap(mentions: list[Mention]) -> bool:
                for b in mentions[i + 1:])
 
 
-def _ambiguous_or_best(a: Analysis, mentions: list[Mention]) -> list[Mention]:
+def _value(a: Analysis, mentions: list[Mention], weak: frozenset[int]) -> float:
+    """The best value of ``mentions`` as _ambiguous_or_best weighs them."""
+    return max(_weighted(a, m, weak) for m in mentions)
+
+
+def _weighted(a: Analysis, m: Mention, weak: frozenset[int]) -> float:
+    factor = CONTEXT_WEIGHT if m.positions and m.positions <= weak else 1.0
+    return round(factor * m.score * (0.5 + 0.5 * a.explained([m])), 4)
+
+
+def _ambiguous_or_best(a: Analysis, mentions: list[Mention],
+                       weak: frozenset[int] = frozenset()) -> list[Mention]:
     """Return the best mention, plus those on other words (several people named) and those
     on the same words within AMBIGUITY_MARGIN (which the caller turns into a question).
 
     "Best" weighs the match score by how much of the message the mention explains, so
-    "li fang" is Liu Fang (both words, one typo) rather than Li Jinbao (one exact word).
+    "li fang" is Liu Fang (both words, one typo) rather than Li Jinbao (one exact word);
+    a mention found only through ``weak`` positions (words true of the whole forum) counts
+    CONTEXT_WEIGHT as much, so "online" does not outweigh "how many people".
     """
     def value(m: Mention) -> float:
-        return round(m.score * (0.5 + 0.5 * a.explained([m])), 4)
+        return _weighted(a, m, weak)
 
     ordered = sorted(mentions, key=lambda m: (-value(m), -m.score, m.key))
     best = ordered[0]
@@ -450,6 +704,36 @@ def _ambiguous_or_best(a: Analysis, mentions: list[Mention]) -> list[Mention]:
                  not any(m.positions & o.positions for o in out)):
             out.append(m)
     return out
+
+
+def _other_chinese_name(written: list[str], name: list[str]) -> bool:
+    """True when the words typed and a known name are both Chinese names in pinyin, share
+    one word and differ in another of as many syllables ("liu yang" / Liu Fang, "li fang"
+    / Liu Fang): another person, not a typo."""
+    if len(written) != len(name) or len(name) < 2:
+        return False
+    for order in (name, name[::-1]):
+        same = [w == n for w, n in zip(written, order)]
+        if not any(same) or all(same):
+            continue
+        if all(_syllable_count(w) == _syllable_count(n) > 0
+               for w, n, eq in zip(written, order, same) if not eq):
+            return True
+    return False
+
+
+def _name_like(word: str, name: str, distance: int) -> bool:
+    """Whether an unknown word next to a known name part can be another name part: pinyin
+    beside a Chinese name ("li na"), anything after a name particle beside another name
+    ("jihane el amrani"); "big" in "a big fan of" is neither."""
+    if all(_syllable_count(w) for w in name.lower().split()):
+        return _syllable_count(word) > 0
+    return distance == 2
+
+
+def _syllable_count(word: str) -> int:
+    parts = phonetic.syllables(word) if word.isascii() and word.isalpha() else None
+    return len(parts) if parts else 0
 
 
 def _coverage(k: Knowledge, items) -> dict[str, list]:

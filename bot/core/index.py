@@ -26,7 +26,9 @@ from functools import cached_property
 
 from rapidfuzz.distance import OSA
 
-from .normalize import is_han, tokenize
+from . import phonetic
+from .normalize import is_han, normalize, tokenize
+from .normalize import units as split_units
 
 MENTION_MIN = 0.75       # share of an alias's weight that must be in the message
 NEAR_MIN = 0.40          # below a mention, still offered as "did you mean"
@@ -43,6 +45,7 @@ NAME, CUE, DESCRIPTION = 0, 1, 2   # kinds of alias record
 MAX_NEAR = 6               # did-you-mean candidates kept per message
 SHORT_ALIAS = 3            # a one-word alias this short ("Fan", "Li") needs a short message
 LOOKUP_CACHE = 50_000     # distinct message tokens remembered
+PHONETIC_SIM = 0.9        # a name matched by sound from another script is never certain
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,12 @@ class AliasRecord:
     weights: tuple[float, ...]
     total: float
     description: bool
+    heard: bool = False
+
+    @property
+    def kind_of_entry(self) -> str:
+        """The entry kind of the key ("person", "cue", "topic"...)."""
+        return self.key.split(":", 1)[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +76,8 @@ class Mention:
         score: 0..1, how completely the alias was found (1.0 = every word, exactly).
         positions: indexes of the message units the match covers.
         description: True when found through a description, not a name or alias.
+        heard: the message's words, when the name was matched by sound from another
+            script ("徐先明" for Xu Xianming); "" otherwise.
     """
 
     key: str
@@ -74,6 +85,7 @@ class Mention:
     score: float
     positions: frozenset[int]
     description: bool = False
+    heard: str = ""
 
     @property
     def kind(self) -> str:
@@ -172,6 +184,9 @@ class MatchIndex:
     def __init__(self, aliases, stopwords: set[str], variants: dict[str, str],
                  name_kinds: tuple[str, ...] = ("person",)):
         self.variants = dict(variants)
+        self.han_variants = sorted(((v, c) for v, c in self.variants.items()
+                                    if v and all(is_han(ch) for ch in v)),
+                                   key=lambda vc: -len(vc[0]))
         self.stopwords = frozenset(w for w in stopwords if not is_han(w[0]))
         self.han_stopwords = tuple(sorted((w for w in stopwords if is_han(w[0])), key=len,
                                           reverse=True))
@@ -179,6 +194,15 @@ class MatchIndex:
         df: dict[str, int] = defaultdict(int)
         seen: set[tuple[str, tuple[str, ...], bool]] = set()
         self.phrases: list[tuple[str, str, tuple[str, ...]]] = []
+
+        def add(key: str, text: str, toks: list[str], description: bool) -> None:
+            if not toks or (key, tuple(toks), description) in seen:
+                return
+            seen.add((key, tuple(toks), description))
+            raw.append((key, text, toks, description))
+            for t in toks:
+                df[t] += 1
+
         for key, text, description in aliases:
             units = self.units(text)
             name = not description and key.split(":", 1)[0] in name_kinds
@@ -186,13 +210,11 @@ class MatchIndex:
                 # "who are you": only stopwords, so matched as a whole phrase
                 self.phrases.append((key, text, tuple(units)))
                 continue
-            toks = alias_tokens(units, self.stopwords, keep_stopwords=name)
-            if not toks or (key, tuple(toks), description) in seen:
-                continue
-            seen.add((key, tuple(toks), description))
-            raw.append((key, text, toks, description))
-            for t in toks:
-                df[t] += 1
+            add(key, text, alias_tokens(units, self.stopwords, keep_stopwords=name),
+                description)
+            if name and text.isascii():
+                for toks in _phonetic_tokens(units):
+                    add(key, text, toks, False)
         n = max(len(raw), 1)
         self.idf = {t: 1.0 + math.log(n / c) for t, c in df.items()}
         records: list[AliasRecord] = []
@@ -201,7 +223,9 @@ class MatchIndex:
             weights = tuple(self.idf[t] * (STOP_WEIGHT if t in self.stopwords else 1.0)
                             for t in toks)
             idx = len(records)
-            records.append(AliasRecord(key, text, tuple(toks), weights, sum(weights), description))
+            heard = toks[0][0] in (phonetic.PINYIN_MARK, phonetic.SKELETON_MARK)
+            records.append(AliasRecord(key, text, tuple(toks), weights, sum(weights), description,
+                                       heard))
             for t, w in zip(toks, weights):
                 postings[t].append((idx, w))
         self.records = records
@@ -222,11 +246,26 @@ class MatchIndex:
         self._lookups: dict[str, list[tuple[str, float]]] = {}
         self._frequent: dict[str, dict[int, float]] = {}
         self.known_words = frozenset(self.postings) | self.stopwords
+        self.pinyin_names = frozenset(t for t in self.postings
+                                      if t[0] == phonetic.PINYIN_MARK)
+        self.pinyin_prefixes = frozenset(p for t in self.pinyin_names
+                                         for p in phonetic.pinyin_prefixes(t))
 
     # -- message side -------------------------------------------------------------------
     def units(self, text: str) -> list[str]:
-        """Return the matching units of ``text``: tokenised, spelling variants applied."""
-        return [self.variants.get(u, u) for u in tokenize(text)]
+        """Return the matching units of ``text``: tokenised, spelling variants applied.
+
+        A variant written in Chinese characters (塞达特 for Settat) is replaced in the
+        normalised text before it is cut into one unit per character."""
+        if self.han_variants and not text.isascii():
+            norm = normalize(text)
+            for variant, canon in self.han_variants:
+                if variant in norm:
+                    norm = norm.replace(variant, f" {canon} ")
+            found = split_units(norm)
+        else:
+            found = tokenize(text)
+        return [self.variants.get(u, u) for u in found]
 
     def _content(self, units: list[str]) -> frozenset[int]:
         stop = {i for i, u in enumerate(units) if u in self.stopwords}
@@ -309,6 +348,12 @@ class MatchIndex:
                 old = best.get(vocab)
                 if old is None or sim > old[0]:
                     best[vocab] = (sim, positions)
+        for i, unit in enumerate(units):
+            # a one-character cue inside a run of characters ("讲" in "医生讲的"): bigrams
+            # alone would never find it
+            if unit in self._cue_tokens and is_han(unit[0]) and unit not in best:
+                best[unit] = (1.0, frozenset((i,)))
+        self._heard(units, content, best)
         phrases = self._phrases(units)
         if not best and not phrases:
             return analysis
@@ -336,7 +381,7 @@ class MatchIndex:
             # per entry, only its best acceptable alias (for a cue, every alias) is a Mention
             found.sort(key=lambda f: (f[0], len(records[f[1]].tokens)), reverse=True)
             for score, idx in found:
-                if self._mention(records[idx], score, best, content, scored, near, idx) and \
+                if self._mention(records[idx], score, best, content, scored, near, idx, units) and \
                         not key.startswith("cue:"):
                     break
         for m in phrases:
@@ -368,16 +413,51 @@ class MatchIndex:
         analysis._near = lambda: self._near_mentions(near, best, found)
         return analysis
 
+    def _heard(self, units: list[str], content: frozenset[int],
+               best: dict[str, tuple[float, frozenset[int]]]) -> None:
+        """Add to ``best`` the names written in another script: runs of Chinese characters
+        that read as a pinyin name, Arabic words whose skeleton is a name's (only words
+        the knowledge does not already know, so "حمل" stays pregnancy)."""
+        run: list[int] = []
+        for i in [*range(len(units)), len(units)]:
+            if i < len(units) and is_han(units[i][0]):
+                run.append(i)
+                continue
+            if len(run) >= phonetic.MIN_SYLLABLES and self.pinyin_names:
+                chars = [units[j] for j in run]
+                for token, start, end in phonetic.han_names(chars, self.pinyin_names,
+                                                            self.pinyin_prefixes):
+                    if token not in best:
+                        best[token] = (PHONETIC_SIM, frozenset(run[start:end]))
+            run = []
+            if i < len(units) and i in content and phonetic.is_arabic(units[i]) \
+                    and units[i] not in self.known_words:
+                # the tokenizer drops a leading "ال", which may belong to the name (إلهام)
+                token = next((t for t in (phonetic.skeleton_token(phonetic.arabic_skeleton(w))
+                                          for w in (units[i], "ال" + units[i]))
+                              if t and t in self.postings), None)
+                if token:
+                    old = best.get(token)
+                    if old is None:
+                        best[token] = (PHONETIC_SIM, frozenset((i,)))
+                    else:  # the same name's skeleton twice: both words are that name
+                        best[token] = (old[0], old[1] | {i})
+
     def _mention(self, rec: AliasRecord, score: float, best, content, scored: dict,
-                 near: list, idx: int) -> bool:
+                 near: list, idx: int, units: list[str]) -> bool:
         """Record a matched alias in ``scored`` and return True; or in ``near`` and return
         False when it is a lone short name in a longer message ("I am a big fan of this
         forum" is not about Fan Xiaosheng)."""
-        if (len(rec.tokens) == 1 and len(rec.tokens[0]) <= SHORT_ALIAS and len(content) > 2
-                and not is_han(rec.tokens[0][0]) and not rec.key.startswith("cue:")):
+        if not rec.key.startswith("cue:") and (
+                (len(rec.tokens) == 1 and len(rec.tokens[0]) <= SHORT_ALIAS
+                 and len(content) > 2 and rec.tokens[0].isascii()
+                 and rec.key.startswith("person:"))
+                or self._function_words_only(rec, best, content, units)):
             near.append((score, idx))
             return False
-        mention = Mention(rec.key, rec.text, round(score, 4), self._positions(rec, best))
+        positions = self._positions(rec, best)
+        heard = _written(units, positions) if rec.heard else ""
+        mention = Mention(rec.key, rec.text, round(score, 4), positions, heard=heard)
         old = scored.get(rec.key)
         if rec.key.startswith("cue:") and old is not None:
             # a cue is one thing however many of its words are used ("doctor directory")
@@ -387,6 +467,16 @@ class MatchIndex:
         elif _better(mention, old):
             scored[rec.key] = mention
         return True
+
+    def _function_words_only(self, rec: AliasRecord, best, content: frozenset[int],
+                             units: list[str]) -> bool:
+        """True when a name alias made only of function words ("Li" is Darija "who/that",
+        "He", "Ma") meets a message that says more than the name: other content words
+        than cue words ("chkoun li hder 3la lbnj" is not about Li Jinbao)."""
+        if not all(t in self.stopwords for t in rec.tokens):
+            return False
+        mine = self._positions(rec, best)
+        return any(i not in mine and units[i] not in self._cue_tokens for i in content)
 
     def _accumulate(self, best: dict[str, tuple[float, frozenset[int]]],
                     widen: bool = False) -> dict[int, float]:
@@ -440,6 +530,28 @@ class MatchIndex:
                 out[rec.key] = Mention(rec.key, rec.text, round(score, 4),
                                        self._positions(rec, best))
         return list(out.values())
+
+
+def _phonetic_tokens(units: list[str]) -> list[list[str]]:
+    """Sound-alike tokens of a Latin person name: its pinyin (when every word is pinyin)
+    and the consonant skeletons of its words (sorted: word order does not matter)."""
+    out: list[list[str]] = []
+    token = phonetic.pinyin_token(units)
+    if token:
+        out.append([token])
+    skeletons = {phonetic.skeleton_token(phonetic.latin_skeleton(u)) for u in units}
+    skeletons.discard(None)
+    if skeletons:
+        out.append(sorted(skeletons))  # type: ignore[arg-type]
+    return out
+
+
+def _written(units: list[str], positions: frozenset[int]) -> str:
+    """The message's words at ``positions``, as written (Chinese characters joined)."""
+    words = [units[i] for i in sorted(positions)]
+    if all(is_han(w[0]) for w in words):
+        return "".join(words)
+    return " ".join(words)
 
 
 def _better(new: Mention, old: Mention | None) -> bool:

@@ -357,6 +357,52 @@ def thanks() -> str:
     return _("You are welcome. Ask me any time about the forum, its talks or its doctors.")
 
 
+def goodbye() -> str:
+    """Return the reply to a goodbye."""
+    return _("Goodbye! Come back any time with questions about the forum, its talks or its "
+             "doctors.")
+
+
+def acknowledged() -> str:
+    """Return the reply to "ok", "great", "d'accord": the user may ask more."""
+    return _("Good. Ask me anything else about the forum, its talks, its speakers or its "
+             "doctors.")
+
+
+def about_me(k: Knowledge) -> str:
+    """Return what the assistant is (a program, not a person) and what it can do."""
+    return _("I am Summit Assistant, an automatic assistant: a computer program, not a "
+             "person.") + "\n" + help_text(k)
+
+
+def unknown_fact(k: Knowledge, item: Fact, people: list[Person]) -> str:
+    """Return the answer to something the article does not give (``item.unknown``): say so,
+    naming the fact's label, with what the article says of the people asked about and of
+    the forum (its format and year, from the event entry)."""
+    lines = [_("The forum article does not say anything about {what}.").format(
+        what=localized(item.label))]
+    for person in people:
+        said = localized(person.at_forum) if person.at_forum else \
+            localized(person.role) if person.role else ""
+        if said:
+            lines.append(_("About {name}, it says: {said}").format(name=person.name, said=said))
+    lines.append(_("What it does say: the forum was held {format} in {year}.").format(
+        format=format_word(k.event.format), year=k.event.year))
+    return "\n".join(lines)
+
+
+def unknown_person(written: str, names: list[str]) -> str:
+    """Return the answer to a name the knowledge does not have that shares a part with
+    known names: "I don't know Li Na; did you mean Li Jinbao?"."""
+    return _("I don't know {name}; did you mean {candidates}?").format(
+        name=written, candidates=(" " + _("or") + " ").join(names))
+
+
+def heard_as(written: str, name: str) -> str:
+    """Return the note that says which name was understood from another script."""
+    return _("(I read {written} as {name}.)").format(written=written, name=name)
+
+
 def section_label(key: str) -> str:
     """Return the button label of a section ("list:sessions" -> "Programme")."""
     return {"list:sessions": _("Programme"), "list:speakers": _("Speakers"),

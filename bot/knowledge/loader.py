@@ -208,10 +208,11 @@ class _Collector:
         for fact in s["facts"]:
             for i, p in enumerate(fact.people):
                 self.ref("facts", fact.id, "people", "people", p, i)
-            if fact.answer is None and fact.answer_from is None:
+            if fact.answer is None and fact.answer_from is None and not fact.unknown:
                 file, line, col, base = self.where[("facts", fact.id)]
                 self.error(file, line, col, f"{base}.answer",
-                           "this fact needs an `answer` (or `answer_from: date`)")
+                           "this fact needs an `answer` (or `answer_from: date`, or "
+                           "`unknown: true` when the article does not give it)")
 
     def check_translations(self) -> None:
         """Every user-visible text in all four languages (bot.knowledge.translations)."""

@@ -100,11 +100,21 @@ class Event(Entry):
     summary: LocalizedText
 
 
+QuestionKind = Literal["who", "what", "how_many", "when", "where", "why"]
+# question words also list yes/no openers ("was", "est-ce", "هل"), which start a question
+QuestionWordKind = Literal["who", "what", "how_many", "when", "where", "why", "whether"]
+
+
 class Fact(Entry):
     """One answerable fact about the event (organisers, opening ceremony, ...).
 
     ``answer`` is the reply text; ``answer_from`` instead names an Event field whose value
-    answers (and the bot says it does not know when that field is empty).
+    answers (and the bot says it does not know when that field is empty). ``unknown: true``
+    marks what users ask but the article does not give (price, registration, other
+    editions), with neither: the bot says the article does not say it, naming ``label``
+    (a noun phrase), and adds what is known.
+    ``answers`` lists the kinds of question it answers ("how_many" for the audience), so
+    that the question word picks it among facts found by the same words.
     """
 
     id: EntryId
@@ -112,6 +122,8 @@ class Fact(Entry):
     aliases: list[AliasText] = Field(min_length=1)
     answer: LocalizedText | None = None
     answer_from: Literal["date", "start_time", "location", "source_url"] | None = None
+    answers: list[QuestionKind] = []
+    unknown: bool = False
     people: list[EntryId] = []
 
     @field_validator("answer_from")
@@ -329,8 +341,16 @@ class Vocabulary(Entry):
     ``variants`` maps each group of spellings onto its first member before matching
     (settat, sedat, saidat). ``cues`` name words that steer the intent without naming an
     entry: ``doctor`` (find a doctor), ``speakers`` and ``sessions`` (list them), and
-    ``greeting``, ``help``, ``thanks`` (whole-message small talk), ``offtopic`` (prices,
-    weather: questions this bot must not answer even when they name a topic).
+    ``greeting``, ``help``, ``about``, ``thanks``, ``bye``, ``ack`` (small talk, when the
+    message names nothing else), ``offtopic`` (prices, weather: questions this bot must not
+    answer even when they name a topic).
+
+    ``questions`` are the question words per kind (who, what, how_many, when, where, why;
+    "whether" for yes/no openers), any language: they pick the fact asked for, and they
+    start the next question of a message that asks several. ``conjunctions`` ("and",
+    "et", "و", "还有") may join such questions. ``context`` words are true of the whole
+    forum ("forum", "online", "China", "medical team"): they count less than the words
+    that define a question.
     """
 
     stopwords: dict[Lang, list[AliasText]] = {}
@@ -338,7 +358,10 @@ class Vocabulary(Entry):
     examples: dict[Lang, list[AliasText]] = {}
     variants: list[list[AliasText]] = []
     cues: dict[Literal["doctor", "speakers", "sessions", "greeting", "help", "thanks", "about",
-                       "offtopic"], list[AliasText]] = {}
+                       "bye", "ack", "offtopic"], list[AliasText]] = {}
+    questions: dict[QuestionWordKind, list[AliasText]] = {}
+    conjunctions: list[AliasText] = []
+    context: list[AliasText] = []
 
 
 class Translations(Entry):

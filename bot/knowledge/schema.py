@@ -101,6 +101,11 @@ FIELD_DOCS: dict[tuple[str, str], str] = {
     ("Fact", "answer"): "The reply text. " + TRANSLATABLE,
     ("Fact", "answer_from"): "Instead of answer: the event field that answers "
                              "(date, start_time, location, source_url).",
+    ("Fact", "answers"): "Kinds of question this fact answers (who, what, how_many, when, "
+                         "where, why): the question word then picks it.",
+    ("Fact", "unknown"): "true for something users ask that the article does not give "
+                         "(no answer): the bot says the article does not say it, naming "
+                         "the label.",
     ("Fact", "people"): "Ids of the people this fact is about.",
     ("Person", "id"): ID,
     ("Person", "name"): "The name as the article writes it.",
@@ -201,7 +206,12 @@ FIELD_DOCS: dict[tuple[str, str], str] = {
     ("TestQuestion", "lang"): "The language the answer must be in: en, fr, ar or zh.",
     ("TestQuestion", "note"): "Why this question is here (not checked).",
     ("Vocabulary", "cues"): "Words that steer the answer: doctor, speakers, sessions, "
-                            "greeting, help, thanks, about, offtopic.",
+                            "greeting, help, thanks, about, bye, ack, offtopic.",
+    ("Vocabulary", "questions"): "Question words per kind (who, what, how_many, when, "
+                                 "where, why), any language.",
+    ("Vocabulary", "conjunctions"): "Words that join two questions in one message (and, et).",
+    ("Vocabulary", "context"): "Words true of the whole forum (forum, online, China): they "
+                               "count less than the words that define a question.",
 }
 
 
