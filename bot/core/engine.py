@@ -121,7 +121,9 @@ class Assistant:
         if stripped.startswith("/"):
             return self._command(stripped, lang)
         analysis = self.index.analyse(text)
-        names = any(m.kind == "person" for m in analysis.mentions)
+        # a name heard from another script is a guess: it never makes an urgent message a
+        # programme question
+        names = any(m.kind == "person" and not m.heard for m in analysis.mentions)
         triage = self.detector.triage(analysis.units, names)
         if triage.urgent:
             return self._emergency(lang, triage.urgent)

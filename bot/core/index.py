@@ -194,6 +194,8 @@ class MatchIndex:
         df: dict[str, int] = defaultdict(int)
         seen: set[tuple[str, tuple[str, ...], bool]] = set()
         self.phrases: list[tuple[str, str, tuple[str, ...]]] = []
+        # skeleton token -> vowel places of the Latin name words that have it
+        self.skeleton_vowels: dict[str, set[frozenset[int]]] = {}
 
         def add(key: str, text: str, toks: list[str], description: bool) -> None:
             if not toks or (key, tuple(toks), description) in seen:
@@ -215,6 +217,11 @@ class MatchIndex:
             if name and text.isascii():
                 for toks in _phonetic_tokens(units):
                     add(key, text, toks, False)
+                for unit in units:
+                    skeleton, slots = phonetic.latin_shape(unit)
+                    token = phonetic.skeleton_token(skeleton)
+                    if token:
+                        self.skeleton_vowels.setdefault(token, set()).add(slots)
         n = max(len(raw), 1)
         self.idf = {t: 1.0 + math.log(n / c) for t, c in df.items()}
         records: list[AliasRecord] = []
@@ -432,16 +439,26 @@ class MatchIndex:
             run = []
             if i < len(units) and i in content and phonetic.is_arabic(units[i]) \
                     and units[i] not in self.known_words:
-                # the tokenizer drops a leading "ال", which may belong to the name (إلهام)
-                token = next((t for t in (phonetic.skeleton_token(phonetic.arabic_skeleton(w))
-                                          for w in (units[i], "ال" + units[i]))
-                              if t and t in self.postings), None)
+                token = self._skeleton_name(units[i])
                 if token:
                     old = best.get(token)
                     if old is None:
                         best[token] = (PHONETIC_SIM, frozenset((i,)))
                     else:  # the same name's skeleton twice: both words are that name
                         best[token] = (old[0], old[1] | {i})
+
+    def _skeleton_name(self, word: str) -> str | None:
+        """The skeleton token of a name an Arabic word can spell: same consonants, and its
+        written long vowels where the Latin name has vowels. The tokenizer drops a leading
+        "ال", which may belong to the name (إلهام), so both spellings are tried."""
+        for spelled in (word, "ال" + word):
+            skeleton, slots = phonetic.arabic_shape(spelled)
+            token = phonetic.skeleton_token(skeleton)
+            if token and token in self.postings and any(
+                    phonetic.vowels_fit(slots, latin)
+                    for latin in self.skeleton_vowels.get(token, ())):
+                return token
+        return None
 
     def _mention(self, rec: AliasRecord, score: float, best, content, scored: dict,
                  near: list, idx: int, units: list[str]) -> bool:

@@ -136,14 +136,15 @@ def pinyin_prefixes(token: str) -> list[str]:
 # -- Arabic script <-> Latin letters ------------------------------------------------------
 _LATIN_PAIRS = (("kh", "k"), ("gh", "g"), ("ch", "s"), ("sh", "s"), ("th", "t"),
                 ("dh", "d"), ("ph", "f"), ("zh", "j"), ("ck", "k"), ("qu", "k"), ("dj", "j"))
+VOWEL = "_"   # a vowel (or semivowel) between consonants, in a word's shape
 _LATIN = str.maketrans({"p": "b", "q": "k", "c": "k", "x": "s", "v": "f",
-                        **dict.fromkeys("aeiouyw", None)})
+                        **dict.fromkeys("aeiouyw", VOWEL)})
 _ARABIC = str.maketrans({
     "ب": "b", "پ": "b", "ت": "t", "ط": "t", "ث": "t", "ج": "j", "ح": "h", "ه": "h",
     "خ": "k", "د": "d", "ذ": "d", "ض": "d", "ظ": "d", "ر": "r", "ز": "z", "س": "s",
     "ص": "s", "ش": "s", "غ": "g", "ڭ": "g", "گ": "g", "ف": "f", "ڤ": "f", "ق": "k",
     "ك": "k", "ل": "l", "م": "m", "ن": "n",
-    **dict.fromkeys("اأإآٱوؤيئىءعة", None)})
+    **dict.fromkeys("اأإآٱوؤيئىءعة", VOWEL)})
 _REPEAT = re.compile(r"(.)\1+")
 
 
@@ -152,24 +153,53 @@ def _collapse(text: str) -> str:
 
 
 @lru_cache(maxsize=100_000)
-def latin_skeleton(word: str) -> str:
-    """The consonant skeleton of a normalised Latin word ("hamzaoui" -> "hmz")."""
+def latin_shape(word: str) -> tuple[str, frozenset[int]]:
+    """The consonant skeleton of a normalised Latin word and the places of its vowels
+    ("khadir" -> ("kdr", {1, 2}): a vowel after the 1st and after the 2nd consonant)."""
     word = _collapse(word)
     for pair, cls in _LATIN_PAIRS:
         word = word.replace(pair, cls)
-    return _collapse(word.translate(_LATIN))
+    return _split_shape(_collapse(word.translate(_LATIN)))
 
 
 @lru_cache(maxsize=100_000)
-def arabic_skeleton(word: str) -> str:
-    """The consonant skeleton of a normalised Arabic word ("جيهان" -> "jhn"); "" when it
-    has letters outside the table. A final ه (a ة before normalisation) is a vowel."""
+def arabic_shape(word: str) -> tuple[str, frozenset[int]]:
+    """The consonant skeleton of a normalised Arabic word and the places of its written
+    long vowels (ا و ي, a final ه that was ة): "خضير" -> ("kdr", {2}); ("", {}) when it
+    has letters outside the table."""
     if len(word) > 2 and word.endswith("ه"):
-        word = word[:-1]
-    out = _collapse(word).translate(_ARABIC)
-    if not out.isascii() or not out.isalpha():
-        return ""
-    return _collapse(out)
+        word = word[:-1] + "ة"
+    out = _collapse(_collapse(word).translate(_ARABIC))
+    if not out.isascii() or not out.replace(VOWEL, "").isalpha():
+        return "", frozenset()
+    return _split_shape(out)
+
+
+def _split_shape(shape: str) -> tuple[str, frozenset[int]]:
+    consonants, slots = [], set()
+    for ch in shape:
+        if ch == VOWEL:
+            slots.add(len(consonants))
+        else:
+            consonants.append(ch)
+    return "".join(consonants), frozenset(slots)
+
+
+def latin_skeleton(word: str) -> str:
+    """The consonant skeleton of a normalised Latin word ("hamzaoui" -> "hmz")."""
+    return latin_shape(word)[0]
+
+
+def arabic_skeleton(word: str) -> str:
+    """The consonant skeleton of a normalised Arabic word ("جيهان" -> "jhn")."""
+    return arabic_shape(word)[0]
+
+
+def vowels_fit(arabic: frozenset[int], latin: frozenset[int]) -> bool:
+    """Whether the long vowels an Arabic spelling writes fall where the Latin name has
+    vowels (Arabic leaves short vowels unwritten, so the Latin may have more): "اخضر"
+    (green, a vowel before the first consonant) is not "Khadir"."""
+    return arabic <= latin
 
 
 def skeleton_token(skeleton: str) -> str | None:
@@ -182,5 +212,6 @@ def is_arabic(word: str) -> bool:
     return "\u0600" <= word[0] <= "\u06ff"
 
 
-__all__ = ["pinyin_token", "han_names", "pinyin_prefixes", "latin_skeleton",
-           "arabic_skeleton", "skeleton_token", "is_arabic", "syllables", "readings"]
+__all__ = ["pinyin_token", "han_names", "pinyin_prefixes", "latin_skeleton", "latin_shape",
+           "arabic_skeleton", "arabic_shape", "vowels_fit", "skeleton_token", "is_arabic",
+           "syllables", "readings"]
