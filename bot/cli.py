@@ -252,10 +252,12 @@ def cmd_report(args, settings: Settings) -> int:
 
 def cmd_announce(args, settings: Settings) -> int:
     """Announcements in the database (DATABASE_URL): ``list``, ``send-now ID`` (the running
-    bot's broadcast worker sends it at its next pass), ``cancel ID``, ``report ID``.
+    bot's broadcast worker sends it at its next pass), ``cancel ID``, ``report ID`` (totals,
+    then per channel: sent, in doubt, unreachable, failed, blocked, skipped, pending).
     Exit status 1 when the id is unknown or the announcement's state does not allow the
     action."""
     from bot.broadcast import cancel, list_announcements, report, send_now
+    from bot.broadcast.admin import format_report
     from bot.storage import create_engine_for, migrate
     _needs_database(settings)
     engine = create_engine_for(settings.database_url)
@@ -294,12 +296,7 @@ def cmd_announce(args, settings: Settings) -> int:
             print(f"{args.id} is {before.status}; only scheduled announcements can be "
                   "cancelled: nothing changed", file=sys.stderr)
             return 1
-        print(f"{before.id}: {before.status}; sent {before.sent}, failed {before.failed}, "
-              f"blocked {before.blocked}, skipped {before.skipped}, pending {before.pending}"
-              + (f"; started {before.started_at:%Y-%m-%d %H:%M} UTC" if before.started_at
-                 else "")
-              + (f"; finished {before.finished_at:%Y-%m-%d %H:%M} UTC" if before.finished_at
-                 else ""))
+        print(format_report(before))
         return 0
     finally:
         engine.dispose()

@@ -5,6 +5,9 @@ as in test_storage.py). Time is a fake clock; the worker's sleep advances it (no
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -842,3 +845,35 @@ async def test_sync_upserts_only_scheduled_announcements(db, subs, clock, sleep)
     result = sync_announcements(db, entries("v3", hour=11, with_b=False), cancel_missing=True,
                                 clock=clock)
     assert result.cancelled == ["b"] and report(db, "b").status == "cancelled"
+
+
+async def test_announce_report_shows_each_channel(tmp_path, clock, sleep):
+    """``forumbot announce report ID`` as an admin runs it: totals, then per channel sent,
+    in doubt, unreachable and failed."""
+    url = f"sqlite:///{tmp_path / 'bot.sqlite3'}"
+    engine = create_engine_for(url)
+    migrate(engine)
+    subs = Subscriptions(engine, clock)
+    for chat in ("11", "12", "13"):
+        subs.subscribe("telegram", chat)
+    for openid in ("o-1", "o-2"):
+        subs.subscribe("wechat", openid)
+    aid = create_adhoc(engine, "Room change", "admin 1", clock=clock)
+
+    class Telegram(FakeSender):
+        channel = "telegram"
+
+    class WeChat(FakeSender):
+        channel = "wechat"
+    await make_worker(engine, Telegram(clock, in_doubt={"12": 2}, unreachable={"13"}),
+                      clock, sleep).run_due()
+    await make_worker(engine, WeChat(clock, permanent={"o-2"}), clock, sleep).run_due()
+    engine.dispose()
+    script = Path(sys.executable).parent / "forumbot"
+    proc = subprocess.run([str(script), "announce", "report", aid], capture_output=True,
+                          text=True, timeout=60, env={**os.environ, "DATABASE_URL": url})
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith(f"{aid}: done; sent 2, in doubt 1, unreachable 1, failed 1")
+    assert "  telegram: sent 1, in doubt 1, unreachable 1, failed 0" in lines[1]
+    assert "  wechat: sent 1, in doubt 0, unreachable 0, failed 1" in lines[2]

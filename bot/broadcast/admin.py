@@ -168,6 +168,31 @@ def report_in(conn: Connection, announcement_id: str) -> AnnouncementReport | No
         in_doubt=counts.get("in_doubt", 0), by_channel=by_channel)
 
 
+REPORT_FIELDS = ("sent", "in_doubt", "unreachable", "failed", "blocked", "skipped", "pending")
+
+
+def format_report(rep: AnnouncementReport) -> str:
+    """Plain-text totals of one announcement for admins: the whole line, then one line
+    per channel ("telegram: sent 2, in doubt 1, unreachable 0, failed 0, ...").
+
+    Args:
+        rep: from :func:`report`.
+    Returns:
+        str, lines joined by "\n"; times in UTC.
+    """
+    def counts(values: dict[str, int]) -> str:
+        return ", ".join(f"{name.replace('_', ' ')} {values.get(name, 0)}"
+                         for name in REPORT_FIELDS)
+    totals = {name: getattr(rep, name) for name in REPORT_FIELDS}
+    line = f"{rep.id}: {rep.status}; {counts(totals)}"
+    if rep.started_at:
+        line += f"; started {rep.started_at:%Y-%m-%d %H:%M} UTC"
+    if rep.finished_at:
+        line += f"; finished {rep.finished_at:%Y-%m-%d %H:%M} UTC"
+    return "\n".join([line] + [f"  {channel}: {counts(values)}"
+                                for channel, values in sorted(rep.by_channel.items())])
+
+
 def report(engine: Engine, announcement_id: str) -> AnnouncementReport | None:
     """Return the delivery totals of one announcement, or None when the id is unknown.
 
