@@ -143,7 +143,7 @@ def start_worker(app: Application, engine, settings: Settings) -> None:
     The worker gets its own plain Bot; it is initialized in the first pass and shut down
     with the application (:func:`stop_worker`)."""
     rate = settings.broadcast_rate
-    concurrency = 1 if rate < 50 else int(rate / 50)
+    concurrency = 1 if rate < 50 else int(rate / 25)
     sender = TelegramSender(broadcast_bot(settings, concurrency), paid=settings.broadcast_paid)
     worker = BroadcastWorker(
         engine, sender, worker_id=f"telegram@{socket.gethostname()}:{os.getpid()}",
