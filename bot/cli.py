@@ -180,6 +180,94 @@ def cmd_test(args, settings: Settings) -> int:
     return 1 if bad else 0
 
 
+def _logged_questions(settings: Settings, limit: int) -> tuple[list[tuple[str, int]], str | None]:
+    """The most frequent questions of the question log, or ([], why not) without one."""
+    url = settings.database_url
+    if not url:
+        return [], "no database configured (DATABASE_URL)"
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        return [], f"the database {url} does not exist yet"
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.storage import QuestionLog, create_engine_for
+    engine = create_engine_for(url)
+    try:
+        rows = QuestionLog(engine).unanswered(limit=limit)
+    except SQLAlchemyError as exc:
+        return [], f"the question log could not be read ({type(exc).__name__})"
+    finally:
+        engine.dispose()
+    return [(r.question, r.count) for r in rows], None
+
+
+def cmd_diff(args, settings: Settings) -> int:
+    """Which answers change from OLD_DIR to NEW_DIR; exit 1 when any does, 0 otherwise."""
+    from bot.admin import diff
+    from bot.knowledge.tests import load_tests
+    old, new = _assistant(args.old), _assistant(args.new)
+    logged, why = _logged_questions(settings, args.limit)
+    asked = diff.questions([load_tests(args.new), load_tests(args.old)], logged)
+    found = diff.changes(old, new, asked)
+    if args.format == "json":
+        print(json.dumps({"asked": len(asked), "logged": len(logged), "changed": len(found),
+                          "changes": [c.as_dict() for c in found]}, ensure_ascii=False))
+    else:
+        for c in found:
+            print("\n".join(c.lines()))
+        print(f"{len(found)} of {len(asked)} answer(s) change ({len(asked) - len(logged)} test "
+              f"question(s), {len(logged)} from the question log"
+              + (f"; {why}" if why else "") + ")")
+    return 1 if found else 0
+
+
+def _check_errors(directory: Path) -> list:
+    """The errors ``forumbot check`` would report for ``directory`` (tests included)."""
+    from bot.admin import testrun
+    from bot.knowledge.loader import check_knowledge
+    return check_knowledge(directory, warnings=False,
+                           checks=lambda a: testrun.check_folder(directory, a))[1]
+
+
+def cmd_import(args, settings: Settings) -> int:
+    """Import the doctor directory from a CSV or a FHIR Bundle (JSON) into the knowledge
+    folder; report every rejected row; exit 1 (nothing changed) when the result would not
+    pass ``forumbot check``."""
+    from bot.admin import importer
+    directory = args.knowledge or settings.knowledge_dir
+    try:
+        rows, rejected = importer.read_file(args.file, directory)
+    except OSError as exc:
+        print(f"forumbot import: cannot read {args.file} ({exc.strerror or exc})", file=sys.stderr)
+        return 2
+    report = importer.run_import(directory, rows, rejected, _check_errors, dry_run=args.dry_run)
+    if args.format == "json":
+        print(json.dumps({"ok": report.ok, "added": report.added, "updated": report.updated,
+                          "removed": report.removed, "notes": report.notes,
+                          "rejected": [{"line": r.line, "where": r.where, "reason": r.reason}
+                                       for r in report.rejected],
+                          "problems": [p.as_dict() for p in report.problems],
+                          "written": [str(p) for p in report.written]}, ensure_ascii=False))
+    else:
+        print("\n".join(report.lines()))
+        if args.dry_run and report.ok:
+            print("dry run: nothing written")
+    return 0 if report.ok else 1
+
+
+def cmd_export(args, settings: Settings) -> int:
+    """Write the doctor directory as a FHIR R4 Bundle (JSON) to stdout or --output."""
+    from bot.admin.fhir import export_bundle
+    from bot.knowledge.loader import load_knowledge
+    bundle = export_bundle(load_knowledge(args.knowledge or settings.knowledge_dir))
+    text = json.dumps(bundle, ensure_ascii=False, indent=2) + "\n"
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}: {len(bundle.get('entry', []))} resources", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def _telegram(run, args, settings: Settings) -> int:
     """Start a Telegram runner; start-up failures become one line without secrets."""
     from telegram.error import InvalidToken, NetworkError  # telegram is only needed here
@@ -350,6 +438,34 @@ def build_parser() -> argparse.ArgumentParser:
                    ["forumbot test", "forumbot test ./knowledge --format json"], cmd_test)
     p.add_argument("directory", nargs="?", type=Path)
     p.add_argument("--format", choices=("text", "json"), default="text")
+
+    p = subcommand(sub, "diff", "which answers change between two knowledge folders",
+                   "two knowledge folders; with DATABASE_URL, the question log's most "
+                   "frequent questions are asked too. Exit status 1 when an answer changes",
+                   ["forumbot diff /srv/knowledge-live ./knowledge",
+                    "forumbot diff old/ new/ --limit 100 --format json"], cmd_diff)
+    p.add_argument("old", type=Path, metavar="OLD_DIR")
+    p.add_argument("new", type=Path, metavar="NEW_DIR")
+    p.add_argument("--limit", type=count(1, 1000), default=50,
+                   help="most frequent question-log questions to ask (1-1000, default 50)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+
+    p = subcommand(sub, "import", "import the doctor directory from a CSV or a FHIR Bundle",
+                   f"a CSV (columns in knowledge/README.md) or a FHIR R4 Bundle (.json); "
+                   f"{knowledge}. Exit status 1 (nothing changed) when the result would not "
+                   "pass forumbot check",
+                   ["forumbot import doctors directory.csv",
+                    "forumbot --knowledge ./knowledge import doctors bundle.json --dry-run"],
+                   cmd_import)
+    p.add_argument("what", choices=("doctors",))
+    p.add_argument("file", type=Path, help="a .csv file, or a FHIR R4 Bundle (.json)")
+    p.add_argument("--dry-run", action="store_true", help="check and report; write nothing")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+
+    p = subcommand(sub, "export", "write the doctor directory as a FHIR R4 Bundle", knowledge,
+                   ["forumbot export fhir -o directory.json"], cmd_export)
+    p.add_argument("what", choices=("fhir",))
+    p.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
 
     subcommand(sub, "run", "run the Telegram bot with long polling",
                f"TELEGRAM_BOT_TOKEN (from @BotFather); optional ADMIN_USER_IDS, "
