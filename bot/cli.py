@@ -82,7 +82,7 @@ def version() -> str:
 def _assistant(directory: Path):
     from bot.core.engine import Assistant
     from bot.knowledge.loader import check_knowledge
-    knowledge, problems = check_knowledge(directory)
+    knowledge, problems = check_knowledge(directory, warnings=False)  # warnings: check's job
     if knowledge is None:
         raise KnowledgeError(problems)
     return Assistant(knowledge)

@@ -38,13 +38,19 @@ def forumbot(capsys):
     return _run
 
 
+CITIES = {"Settat": {"city": "Settat", "city_fr": "Settat", "city_ar": "سطات", "city_zh": "塞塔特"},
+          "Casablanca": {"city": "Casablanca", "city_fr": "Casablanca", "city_ar": "الدار البيضاء",
+                         "city_zh": "卡萨布兰卡"}}
+
+
 def directory_csv(rows: int, bad: dict[int, dict]) -> str:
     """A hospital export of ``rows`` clinicians; ``bad`` maps a row number (0-based) to the
     cells that break it."""
     rng = random.Random(7)
     out = io.StringIO()
     writer = csv.DictWriter(out, ["name", "title", "specialty", "conditions", "languages",
-                                  "city", "institution", "phone", "email"], lineterminator="\n")
+                                  "city", "city_fr", "city_ar", "city_zh", "institution",
+                                  "phone", "email"], lineterminator="\n")
     writer.writeheader()
     for i in range(rows):
         row = {"name": f"{rng.choice(GIVEN)} {rng.choice(FAMILY)} {i}", "title": "Dr.",
@@ -52,8 +58,8 @@ def directory_csv(rows: int, bad: dict[int, dict]) -> str:
                                         "sage-femme", "麻醉医生"]),
                "conditions": rng.choice(["preeclampsia; GDM", "", "hémorragie du post-partum"]),
                "languages": rng.choice(["fr; ar", "en", "French, Arabic", ""]),
-               "city": rng.choice(["Settat", "Casablanca", ""]),
-               "institution": "Hassan II Hospital, Settat",
+               **rng.choice([CITIES["Settat"], CITIES["Casablanca"], {}]),
+               "institution": "Hassan II Hospital",
                "phone": f"+212 523 {i:06d}", "email": f"doctor{i}@example.org"}
         row.update(bad.get(i, {}))
         writer.writerow(row)
@@ -88,16 +94,39 @@ def test_a_500_row_csv_imports_with_a_report_of_every_rejected_row(forumbot, kno
     doctor = next(d for d in knowledge.doctors if d.id.endswith("-401"))
     assert doctor.conditions == ["preeclampsia"]
     assert doctor.telecom[0].value == "+212 523 000401"
-    assert doctor.organization == "Hassan II Hospital, Settat"
+    # the knowledge already translates the hospital; the file gave the city's languages
+    assert doctor.organization.ar == "مستشفى الحسن الثاني"
+    assert doctor.location is None or doctor.location.zh in ("塞塔特", "卡萨布兰卡")
+    assert k_title(knowledge, doctor) == "الدكتور"
+
+
+def k_title(knowledge, doctor):
+    return knowledge.get("person", doctor.practitioner).title.ar
+
+
+def test_untranslated_texts_are_named_and_change_nothing(forumbot, knowledge_copy, tmp_path):
+    before = {p.name: p.read_bytes() for p in knowledge_copy.glob("*.yaml")}
+    path = tmp_path / "d.csv"
+    path.write_text("name,specialty,city\nNadia Bennani,obstetrics,Berrechid\n", encoding="utf-8")
+    ran = forumbot("--knowledge", knowledge_copy, "import", "doctors", path)
+    assert ran.returncode == 1 and "NOTHING CHANGED" in ran.stdout
+    assert "note: 1 text(s) have no French, Arabic or Chinese version (Berrechid)" in ran.stdout
+    assert {p.name: p.read_bytes() for p in knowledge_copy.glob("*.yaml")} == before
+    (knowledge_copy / "policy.yaml").write_text("translations:\n  english_first: true\n",
+                                                encoding="utf-8")
+    assert forumbot("--knowledge", knowledge_copy, "import", "doctors", path).returncode == 0
+    assert load_knowledge(knowledge_copy).get("doctor", "dr-nadia-bennani").location == "Berrechid"
 
 
 def test_a_reimport_keeps_hand_written_aliases_and_removes_what_left_the_directory(
         forumbot, knowledge_copy, tmp_path):
+    (knowledge_copy / "policy.yaml").write_text("translations:\n  english_first: true\n",
+                                                encoding="utf-8")
     path = tmp_path / "d.csv"
     path.write_text("name,specialty,city\nNadia Bennani,obstetrics,Settat\n"
                     "Karim Alaoui,anesthesiologist,\n", encoding="utf-8")
     assert forumbot("--knowledge", knowledge_copy, "import", "doctors", path).returncode == 0
-    people = knowledge_copy / "directory-people.yaml"
+    people = knowledge_copy / "directory-01.yaml"
     people.write_text(people.read_text(encoding="utf-8").replace(
         '    name: "Nadia Bennani"\n', '    name: "Nadia Bennani"\n    aliases: [Bennani, Nadia Benani]\n'),
         encoding="utf-8")
@@ -174,10 +203,10 @@ def test_a_fhir_bundle_with_malformed_entries(forumbot, knowledge_copy, tmp_path
     k = load_knowledge(knowledge_copy)
     doctor = k.get("doctor", "dr-p1")
     assert doctor.specialty == ["obstetrics"] and doctor.conditions == ["preeclampsia"]
-    assert doctor.communication == ["fr"] and doctor.organization == "Hassan II Hospital"
+    assert doctor.communication == ["fr"] and doctor.organization.fr == "Hôpital Hassan II"
     assert doctor.available_times[0].days == ["mon", "tue"]
     assert doctor.available_times[0].start == "09:00"
-    assert k.get("person", "p1").name == "Salma Idrissi" and k.get("person", "p1").title == "Dr."
+    assert k.get("person", "p1").name == "Salma Idrissi" and k.get("person", "p1").title.en == "Dr."
     assert forumbot("check", knowledge_copy).returncode == 0
 
 

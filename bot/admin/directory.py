@@ -22,6 +22,10 @@ phone, email, url  no        contact fields, several separated by ";"
 qualification      no        qualifications ("MD; PhD")
 aliases            no        other spellings of the name users may type
 source             no        where the row comes from (default: the file name)
+title_fr ... _zh   no        translations of title, city, institution and qualification:
+                             <column>_fr, <column>_ar, <column>_zh (every user-visible text
+                             needs the four languages; a value the knowledge already
+                             translates, like "Dr." or "Hassan II Hospital", needs none)
 =================  ========  ===================================================================
 """
 from __future__ import annotations
@@ -33,8 +37,10 @@ import unicodedata
 from dataclasses import dataclass, field
 
 MAX_ROWS = 50_000
+TRANSLATED = ("title", "city", "institution", "qualification")  # also as <column>_fr/_ar/_zh
 COLUMNS = ("id", "name", "title", "specialty", "conditions", "languages", "city", "institution",
-           "phone", "email", "url", "qualification", "aliases", "source")
+           "phone", "email", "url", "qualification", "aliases", "source",
+           *(f"{c}_{lang}" for c in TRANSLATED for lang in ("fr", "ar", "zh")))
 REQUIRED = ("name", "specialty")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b\ufeff]")
 
@@ -51,6 +57,8 @@ class Row:
         urls, qualifications, aliases: as the source gives them (text, not yet matched).
         available: opening hours as (days, "HH:MM", "HH:MM") tuples (FHIR availableTime).
         source: where the row comes from.
+        translations: field ("title", "city", "institution", "qualification") -> language
+            ("fr", "ar", "zh") -> its values (a list: qualifications are several).
     """
 
     line: int
@@ -70,6 +78,7 @@ class Row:
     aliases: list[str] = field(default_factory=list)
     available: list[tuple[list[str], str, str]] = field(default_factory=list)
     source: str | None = None
+    translations: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -163,7 +172,11 @@ def read_csv(text: str, source: str) -> tuple[list[Row], list[Rejected]]:
                 urls=split_list(cell.get("url")),
                 qualifications=split_list(cell.get("qualification")),
                 aliases=split_list(cell.get("aliases")),
-                source=clean(cell.get("source")) or source))
+                source=clean(cell.get("source")) or source,
+                translations={c: {lang: split_list(cell.get(f"{c}_{lang}")) if c == "qualification"
+                                  else [v for v in [clean(cell.get(f"{c}_{lang}"))] if v]
+                                  for lang in ("fr", "ar", "zh") if cell.get(f"{c}_{lang}")}
+                              for c in TRANSLATED}))
     except csv.Error as exc:
         rejected.append(Rejected(line + 1, f"line {line + 1}", f"the CSV could not be read "
                                  f"from here ({exc})"))

@@ -8,6 +8,10 @@ the reason) and the others are still imported.
 
 Mapping (both ways):
 
+Texts the knowledge holds in four languages are exported in English (display, text); an
+import finds their other languages again where the knowledge already translates the same
+text.
+
 - Practitioner.id -> person id; name[0] (``text``, else given + family) -> name, its
   ``prefix`` -> title; qualification[].code -> qualification; communication[] -> language
   codes;
@@ -25,7 +29,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.knowledge.models import Doctor, Knowledge
+from bot.knowledge.models import Doctor, Knowledge, text_in
 
 from .directory import Rejected, Row, clean
 
@@ -243,11 +247,12 @@ def export_bundle(k: Knowledge) -> dict:
             done.add(person.id)
             name: dict[str, Any] = {"text": person.name}
             if person.title:
-                name["prefix"] = [person.title]
+                name["prefix"] = [text_in(person.title, "en")]
             practitioner: dict[str, Any] = {"resourceType": "Practitioner", "id": person.id,
                                             "active": True, "name": [name]}
             if d.qualification:
-                practitioner["qualification"] = [{"code": {"text": q}} for q in d.qualification]
+                practitioner["qualification"] = [{"code": {"text": text_in(q, "en")}}
+                                                 for q in d.qualification]
             if d.communication:
                 practitioner["communication"] = [
                     {"coding": [{"system": LANGUAGE_SYSTEM, "code": c}]} for c in d.communication]
@@ -272,9 +277,9 @@ def _role(d: Doctor, name: str, specialties, topics) -> dict:
                                              "display": name},
                             "specialty": concepts}
     if d.organization:
-        role["organization"] = {"display": d.organization}
+        role["organization"] = {"display": text_in(d.organization, "en")}
     if d.location:
-        role["location"] = [{"display": d.location}]
+        role["location"] = [{"display": text_in(d.location, "en")}]
     if d.telecom:
         role["telecom"] = [{"system": t.system, "value": t.value, **({"use": t.use} if t.use
                                                                         else {})}

@@ -2,14 +2,15 @@
 
 What the import writes:
 
-- ``doctors.yaml``: the specialties as they are, the hand-written listings (those not
-  imported before) and one listing per imported clinician (``source`` starts with
-  ``import:``); listings imported earlier and absent from the new file are removed (the
-  hospital's directory is the source of its own listings);
-- ``directory-people.yaml``: the people of the imported listings. A clinician whose id is
-  already a person of another file (a forum speaker) is not duplicated: the listing points
-  at that person. Aliases an admin added by hand to an imported person are kept on
-  re-import, like any field the source does not give.
+- ``directory-01.yaml``, ``directory-02.yaml`` ...: the imported people and their listings
+  (``source`` starts with ``import:``), 1,000 clinicians per file (a knowledge file is
+  capped at 2,000,000 characters). Listings imported earlier and absent from the new file
+  are removed: the hospital's directory is the source of its own listings. A clinician
+  whose id is already a person of another file (a forum speaker) is not duplicated: the
+  listing points at that person. Aliases an admin added by hand to an imported person are
+  kept on re-import, like any field the source does not give;
+- ``doctors.yaml`` (the specialties and the hand-written listings) only when an imported
+  listing replaces a hand-written one of the same id.
 
 A bad file changes nothing: the new files are written into a copy of the folder, the copy is
 checked like ``forumbot check`` does (including the test questions), and only then are the
@@ -31,14 +32,24 @@ from pydantic import BaseModel, ValidationError
 
 from bot.core.normalize import normalize
 from bot.knowledge.loader import load_knowledge
-from bot.knowledge.models import AvailableTime, Doctor, Knowledge, Person, Telecom
+from bot.knowledge.models import (
+    TRANSLATED_FIELDS,
+    AvailableTime,
+    Doctor,
+    Knowledge,
+    LocalizedMap,
+    Person,
+    Telecom,
+)
 from bot.knowledge.problems import KnowledgeError, Problem
 
 from .directory import Rejected, Row
 
-PEOPLE_FILE = "directory-people.yaml"
+DIRECTORY_GLOB = "directory-[0-9][0-9].yaml"
+CHUNK = 1000  # clinicians per directory file (a knowledge file holds at most 2,000,000 characters)
 DOCTORS_FILE = "doctors.yaml"
 IMPORT_MARK = "import:"
+MAX_SHOWN = 30  # check errors listed in a report
 MAX_ID = 45  # ids are at most 48 characters; "dr-" is added to the person id
 LANGUAGE_NAMES = {
     "english": "en", "anglais": "en", "英语": "en", "الإنجليزية": "en",
@@ -85,7 +96,9 @@ class ImportReport:
     def lines(self) -> list[str]:
         """The report for the admin: rejected rows, notes, then a summary line."""
         out = [f"rejected {r}" for r in self.rejected] + [f"note: {n}" for n in self.notes]
-        out += [str(p) for p in self.problems]
+        out += [str(p) for p in self.problems[:MAX_SHOWN]]
+        if len(self.problems) > MAX_SHOWN:
+            out.append(f"... and {len(self.problems) - MAX_SHOWN} more error(s)")
         if self.problems:
             out.append(f"NOTHING CHANGED: the imported folder would have {len(self.problems)} "
                        "error(s) (above); fix the file and import again")
@@ -101,6 +114,37 @@ def slug(text: str) -> str:
     MAX_ID characters ("" when the name has no Latin letters or digits)."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:MAX_ID].strip("-")
+
+
+class _Translator:
+    """Gives imported text its four languages: from the row's own translation columns, else
+    from a text the knowledge already translates (a title "Dr.", an institution), else
+    plain text (English only: the check then requires translations unless english_first)."""
+
+    def __init__(self, k: Knowledge):
+        self.known: dict[str, LocalizedMap] = {}
+        for entry in [*k.people, *k.doctors]:
+            for name in TRANSLATED_FIELDS.get(type(entry), ()):
+                value = getattr(entry, name)
+                for item in value if isinstance(value, list) else [value]:
+                    if isinstance(item, LocalizedMap):
+                        for text in (item.en, item.fr, item.ar, item.zh):
+                            if text:
+                                self.known.setdefault(normalize(text), item)
+        self.untranslated: set[str] = set()
+
+    def __call__(self, text: str | None, given: dict[str, list[str]], index: int = 0
+                 ) -> str | LocalizedMap | None:
+        if text is None:
+            return None
+        own = {lang: values[index] for lang, values in given.items() if index < len(values)}
+        if own:
+            return LocalizedMap(en=text, **own)
+        known = self.known.get(normalize(text))
+        if known is not None:
+            return known
+        self.untranslated.add(text)
+        return text
 
 
 class _Vocabulary:
@@ -121,7 +165,8 @@ class _Vocabulary:
         return out
 
 
-def _listing(row: Row, vocab: _Vocabulary, notes: list[str]) -> tuple[Person, Doctor]:
+def _listing(row: Row, vocab: _Vocabulary, notes: list[str], tr: _Translator
+             ) -> tuple[Person, Doctor]:
     """Turn one row into its person and listing; ValueError(reason) rejects the row."""
     if not row.name:
         raise ValueError("no name")
@@ -166,14 +211,18 @@ def _listing(row: Row, vocab: _Vocabulary, notes: list[str]) -> tuple[Person, Do
                                    use="work" if system == "phone" else None))
     try:
         times = [AvailableTime(days=d, start=s, end=e) for d, s, e in row.available]
-        person = Person(id=person_id, name=row.name, title=row.title,
+        given = row.translations
+        person = Person(id=person_id, name=row.name, title=tr(row.title, given.get("title", {})),
                         aliases=list(dict.fromkeys(a for a in row.aliases if a != row.name)))
         doctor = Doctor(id=f"dr-{person_id}", practitioner=person_id,
                         specialty=list(dict.fromkeys(specialties)),
                         conditions=list(dict.fromkeys(conditions)),
                         communication=list(dict.fromkeys(languages)),
-                        qualification=row.qualifications, organization=row.institution,
-                        location=row.city, telecom=telecom, available_times=times,
+                        qualification=[tr(q, given.get("qualification", {}), i)
+                                       for i, q in enumerate(row.qualifications)],
+                        organization=tr(row.institution, given.get("institution", {})),
+                        location=tr(row.city, given.get("city", {})),
+                        telecom=telecom, available_times=times,
                         source=f"{IMPORT_MARK} {row.source}" if row.source else IMPORT_MARK)
     except ValidationError as exc:
         err = exc.errors()[0]
@@ -197,24 +246,24 @@ def _merge_person(new: Person, old: Person | None) -> Person:
 
 
 def plan(folder: Path, rows: list[Row], rejected: list[Rejected]
-         ) -> tuple[ImportReport, list[Person], list[Doctor]]:
+         ) -> tuple[ImportReport, list[Person], list[Doctor], list[Doctor]]:
     """Match the rows to the folder's knowledge; return the report (without check problems),
-    the people of directory-people.yaml and every listing of doctors.yaml.
+    the people of the directory files, the hand-written listings kept and the imported ones.
 
     Raises:
         KnowledgeError: when the folder itself has errors (fix it before importing).
     """
     k = load_knowledge(folder)
-    vocab = _Vocabulary(k)
+    vocab, tr = _Vocabulary(k), _Translator(k)
     report = ImportReport(rejected=list(rejected))
-    own_people = _people_of(folder / PEOPLE_FILE)
+    own_people = _people_of(folder)
     other_people = {p.id for p in k.people if p.id not in own_people}
     seen: dict[str, str] = {}
     people: dict[str, Person] = {}
     listings: dict[str, Doctor] = {}
     for row in rows:
         try:
-            person, doctor = _listing(row, vocab, report.notes)
+            person, doctor = _listing(row, vocab, report.notes, tr)
         except ValueError as exc:
             report.rejected.append(Rejected(row.line, row.where, str(exc)))
             continue
@@ -235,23 +284,36 @@ def plan(folder: Path, rows: list[Row], rejected: list[Rejected]
     # hand-written listings pointing at an imported person keep that person
     needed = {d.practitioner for d in kept}
     people.update({pid: p for pid, p in own_people.items() if pid in needed and pid not in people})
+    if tr.untranslated and not k.translations.english_first:
+        shown = ", ".join(sorted(tr.untranslated)[:6]) + (" ..." if len(tr.untranslated) > 6
+                                                          else "")
+        report.notes.append(
+            f"{len(tr.untranslated)} text(s) have no French, Arabic or Chinese version ({shown}): "
+            "add the columns title_fr, title_ar, title_zh, city_fr ... institution_zh, "
+            "qualification_fr ... to the file, or set `english_first: true` under "
+            "`translations:` to publish them in English first")
     report.rejected.sort(key=lambda r: (r.line or 0))
-    return report, sorted(people.values(), key=lambda p: p.id), [*kept, *listings.values()]
+    return report, sorted(people.values(), key=lambda p: p.id), kept, list(listings.values())
 
 
-def _people_of(path: Path) -> dict[str, Person]:
-    if not path.is_file():
-        return {}
+def directory_files(folder: Path) -> list[Path]:
+    """The files an import writes people and listings into (``directory-NN.yaml``)."""
+    return sorted(folder.glob(DIRECTORY_GLOB))
+
+
+def _people_of(folder: Path) -> dict[str, Person]:
+    """The people of the folder's directory files, by id (with the admin's aliases)."""
     from bot.knowledge.yamlsafe import load_yaml_file
-    data = load_yaml_file(path).data
-    items = data.get("people") if isinstance(data, dict) else None
     out = {}
-    for item in items or []:
-        try:
-            person = Person.model_validate(item)
-        except ValidationError:
-            continue  # the folder loaded, so this cannot happen; never fail the import on it
-        out[person.id] = person
+    for path in directory_files(folder):
+        data = load_yaml_file(path).data
+        items = data.get("people") if isinstance(data, dict) else None
+        for item in items or []:
+            try:
+                person = Person.model_validate(item)
+            except ValidationError:
+                continue  # the folder loaded, so this cannot happen; never fail the import on it
+            out[person.id] = person
     return out
 
 
@@ -272,30 +334,47 @@ def run_import(folder: str | Path, rows: list[Row], rejected: list[Rejected],
         KnowledgeError: when ``folder`` has errors before the import.
     """
     folder = Path(folder)
-    report, people, doctors = plan(folder, rows, rejected)
-    if not report.added and not report.updated and not any(_imported(d) for d in doctors):
+    report, people, kept, imported = plan(folder, rows, rejected)
+    if not report.added and not report.updated and not imported:
         if rows or rejected:  # an unreadable or wholly rejected file is not an empty directory
             report.problems = [Problem("-", message="no row of the file could be imported")]
         return report
-    texts = {PEOPLE_FILE: people_yaml(people),
-             DOCTORS_FILE: doctors_yaml(folder / DOCTORS_FILE, load_knowledge(folder), doctors)}
+    k = load_knowledge(folder)
+    texts: dict[str, str] = {}
+    if [d.id for d in kept] != [d.id for d in k.doctors if not _imported(d)]:
+        texts[DOCTORS_FILE] = doctors_yaml(folder / DOCTORS_FILE, k, kept)  # one was replaced
+    listings: dict[str, list[Doctor]] = {}
+    for d in imported:
+        listings.setdefault(d.practitioner, []).append(d)
+    parts = [people[start:start + CHUNK] for start in range(0, len(people), CHUNK)]
+    for n, chunk in enumerate(parts, 1):
+        texts[f"directory-{n:02d}.yaml"] = directory_yaml(
+            chunk, [d for p in chunk for d in listings.get(p.id, [])])
+    shared = [d for d in imported if d.practitioner not in {p.id for p in people}]
+    if shared:  # listings of forum speakers: their people live in people.yaml
+        texts[f"directory-{len(parts) + 1:02d}.yaml"] = directory_yaml([], shared)
     changed = {name: text for name, text in texts.items()
                if not (folder / name).is_file()
                or (folder / name).read_text(encoding="utf-8") != text}
-    if not changed:
+    stale = [p for p in directory_files(folder) if p.name not in texts]
+    if not changed and not stale:
         return report
     with tempfile.TemporaryDirectory(prefix="forumbot-import-") as tmp:
         trial = Path(tmp) / "knowledge"
         shutil.copytree(folder, trial, ignore=shutil.ignore_patterns(".*"))
         for name, text in changed.items():
             (trial / name).write_text(text, encoding="utf-8")
+        for path in stale:
+            (trial / path.name).unlink()
         report.problems = [p for p in check(trial) if p.severity == "error"]
     if report.problems or dry_run:
         return report
-    for name in (PEOPLE_FILE, DOCTORS_FILE):  # people first: listings never point nowhere
-        if name in changed:
-            _replace(folder / name, changed[name])
-            report.written.append(folder / name)
+    for name in sorted(changed, key=lambda n: n != DOCTORS_FILE):
+        _replace(folder / name, changed[name])
+        report.written.append(folder / name)
+    for path in stale:
+        path.unlink()
+        report.written.append(path)
     return report
 
 
@@ -353,13 +432,16 @@ def _entries(section: str, entries: list[BaseModel]) -> list[str]:
     return out
 
 
-def people_yaml(people: list[Person]) -> str:
-    """The text of directory-people.yaml."""
-    head = ["# yaml-language-server: $schema=schemas/people.schema.json",
-            "# People of the imported doctor directory, written by `forumbot import doctors`.",
-            "# You may add aliases (and fields the directory does not give): a re-import keeps",
-            "# them. Names, titles and institutions come from the directory: change them there."]
-    return "\n".join([*head, *_entries("people", list(people))]).rstrip() + "\n"
+def directory_yaml(people: list[Person], doctors: list[Doctor]) -> str:
+    """The text of one directory-NN.yaml: people of the imported directory and their
+    listings (the ``doctors`` section may be split over files like any section)."""
+    head = ["# Part of the imported doctor directory, written by `forumbot import doctors`.",
+            "# You may add aliases to the people (and fields the directory does not give): a",
+            "# re-import keeps them. Names, titles, specialties and contacts come from the",
+            "# hospital's directory: change them there and import again."]
+    body = (_entries("people", list(people)) if people else []) + \
+        (_entries("doctors", list(doctors)) if doctors else [])
+    return "\n".join([*head, *body]).rstrip() + "\n"
 
 
 def doctors_yaml(path: Path, k: Knowledge, doctors: list[Doctor]) -> str:
@@ -385,8 +467,8 @@ def _leading(lines: list[str]) -> list[str]:
     return out
 
 
-__all__ = ["DOCTORS_FILE", "PEOPLE_FILE", "ImportReport", "plan", "run_import", "slug",
-           "people_yaml", "doctors_yaml", "KnowledgeError"]
+__all__ = ["DOCTORS_FILE", "ImportReport", "directory_files", "directory_yaml", "doctors_yaml",
+           "plan", "read_file", "run_import", "slug", "KnowledgeError"]
 
 
 def read_file(path: str | Path, folder: str | Path) -> tuple[list[Row], list[Rejected]]:
