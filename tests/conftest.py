@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,25 @@ def knowledge_copy(tmp_path) -> Path:
     target = tmp_path / "knowledge"
     shutil.copytree(KNOWLEDGE, target)
     return target
+
+
+@dataclass
+class Ran:
+    """What one in-process ``forumbot`` run gave: exit status, stdout and stderr."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def forumbot_here(capsys):
+    """Run ``forumbot ARGS`` in this process (faster than a subprocess; the console script
+    itself is tested in test_cli): returns a :class:`Ran`."""
+    from bot.cli import main
+
+    def _run(*args) -> Ran:
+        code = main([str(a) for a in args])
+        out = capsys.readouterr()
+        return Ran(code, out.out, out.err)
+    return _run

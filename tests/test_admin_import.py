@@ -7,12 +7,10 @@ import csv
 import io
 import json
 import random
-from dataclasses import dataclass
 
 import pytest
 
 from bot.admin.fhir import validate_bundle
-from bot.cli import main
 from bot.core.engine import Assistant
 from bot.core.types import Message
 from bot.knowledge.loader import check_knowledge, load_knowledge
@@ -22,20 +20,9 @@ FAMILY = ["Bennani", "Alaoui", "Idrissi", "Tazi", "Chraibi", "Fassi", "Berrada",
           "Kettani"]
 
 
-@dataclass
-class Ran:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
 @pytest.fixture
-def forumbot(capsys):
-    def _run(*args: str) -> Ran:
-        code = main([str(a) for a in args])
-        out = capsys.readouterr()
-        return Ran(code, out.out, out.err)
-    return _run
+def forumbot(forumbot_here):
+    return forumbot_here
 
 
 CITIES = {"Settat": {"city": "Settat", "city_fr": "Settat", "city_ar": "سطات", "city_zh": "塞塔特"},

@@ -3,14 +3,12 @@ reload guard catch an edit that changes an answer, and the last good version kee
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from edits import edit, line_of
 
 from bot.admin import testrun
-from bot.cli import main
 from bot.core.types import Message
 from bot.knowledge.loader import load_knowledge
 from bot.knowledge.tests import load_tests
@@ -22,21 +20,9 @@ QUESTION = "who spoke about bleeding after birth"  # tests.yaml: Cai Bin's talk 
 STEAL = ("aliases: [Jihane Brini, Brini,", "aliases: [Jihane Brini, bleeding after birth, Brini,")
 
 
-@dataclass
-class Ran:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
 @pytest.fixture
-def forumbot(capsys):
-    """Run ``forumbot ARGS`` in this process (the console script is tested in test_cli)."""
-    def _run(*args: str) -> Ran:
-        code = main(list(args))
-        out = capsys.readouterr()
-        return Ran(code, out.out, out.err)
-    return _run
+def forumbot(forumbot_here):
+    return forumbot_here
 
 
 def run(forumbot, *args):
@@ -171,3 +157,11 @@ def test_uncovered_entries_are_listed(knowledge_copy):
     k = load_knowledge(knowledge_copy)
     from bot.core.engine import Assistant
     assert testrun.uncovered(Assistant(k), load_tests(knowledge_copy)) == ["topic:anemia"]
+
+
+def test_test_questions_know_every_intent_of_the_core():
+    from typing import get_args
+
+    from bot.core.types import INTENTS
+    from bot.knowledge.tests import TestIntent
+    assert set(get_args(TestIntent)) == set(INTENTS)

@@ -201,8 +201,9 @@ FIELD_DOCS: dict[tuple[str, str], str] = {
     ("TestQuestion", "q"): "The question, as a user would type it.",
     ("TestQuestion", "expect"): "Entry (kind:id, like person:cai-bin) or list of entries the "
                                 "answer must name.",
-    ("TestQuestion", "intent"): "The intent the answer must have: emergency, fallback, "
-                                "greeting, help, smalltalk, event, session, speaker, doctor.",
+    ("TestQuestion", "intent"): "The intent the answer must have: emergency, health, "
+                                "fallback, greeting, help, smalltalk, event, session, speaker, "
+                                "doctor.",
     ("TestQuestion", "lang"): "The language the answer must be in: en, fr, ar or zh.",
     ("TestQuestion", "note"): "Why this question is here (not checked).",
     ("Vocabulary", "cues"): "Words that steer the answer: doctor, speakers, sessions, "

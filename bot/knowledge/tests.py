@@ -23,8 +23,9 @@ from .yamlsafe import field_path, load_yaml_file, position_of
 TESTS_FILE = "tests.yaml"
 EntryKey = Annotated[str, StringConstraints(
     pattern=r"^(event|fact|person|talk|topic|specialty|doctor):[a-z0-9][a-z0-9-]{0,47}$")]
+# the intents of bot.core.types.INTENTS (a test keeps them equal; the core is not imported here)
 TestIntent = Literal["greeting", "help", "event", "session", "speaker", "doctor", "emergency",
-                     "fallback", "smalltalk"]
+                     "health", "fallback", "smalltalk"]
 
 
 class TestQuestion(BaseModel):
