@@ -275,7 +275,3 @@ class EmergencyDetector:
         health = next((c.id for c in self.e.safety_net  # negated or past: still health
                        if self._fires(c, occ, occ, negations)), None)
         return Triage(health=health, framed=framed)
-
-    def check(self, units: Units, names_a_speaker: bool = False) -> str | None:
-        """Return the id of the red flag that makes the message an emergency, or None."""
-        return self.triage(units, names_a_speaker).urgent
