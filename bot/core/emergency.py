@@ -43,6 +43,7 @@ from .normalize import is_han
 Units = list[str]
 Matches = list[frozenset[str]]   # per message unit: the term words it stands for
 Span = tuple[int, int]           # start, end (exclusive) in message units
+Listed = list[tuple[Concept, list[frozenset[str]]]]   # concepts with their patterns' groups
 
 # the negation lists, read as groups with names no admin can write
 _BEFORE, _AFTER, _PAST, _OTHER = "\0before", "\0after", "\0past", "\0other"
@@ -55,6 +56,7 @@ _AR_CONJUNCTION = ("و", "ف")
 _AR_SUFFIXES = ("هما", "كم", "ها", "نا", "ه", "ي", "و", "ك")
 _YEAR = re.compile(r"^(?:19[5-9][0-9]|20[0-9][0-9])s?$")   # "in 2019": history, not now
 MAX_TRIES = 8   # occurrences per group tried when a pattern limits its span
+UNIT_CACHE = 50_000   # distinct message units whose term words are remembered
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,10 @@ def split_darija_negation(units: Units) -> Units:
     the negation is written in Arabic script, so French "ma" (my) is never read as one)."""
     out: Units = []
     for unit in units:
-        m = _DARIJA_AR.match(unit) if len(unit) >= 5 else None
+        if unit[0] not in "mم" or len(unit) < 5:
+            out.append(unit)
+            continue
+        m = _DARIJA_AR.match(unit)
         if m is None and len(unit) >= 6:
             m = _DARIJA_M.match(unit)
         if m is None and len(unit) >= 7 and unit.isascii():
@@ -130,23 +135,35 @@ class EmergencyDetector:
                  known: frozenset[str] = frozenset()):
         self.e = emergency
         self.known = known
+        self._cache: dict[str, frozenset[str]] = {}
         self.context = {name for name, terms in emergency.groups.items() if terms.context}
         neg = emergency.negation
         lists: dict[str, Terms] = {**emergency.groups, _BEFORE: neg.before, _AFTER: neg.after,
                                    _PAST: neg.past, _OTHER: neg.other_meaning}
         # first word of a term -> (group, term): one look-up per message unit
-        self.starts: dict[str, list[tuple[str, tuple[str, ...]]]] = defaultdict(list)
+        self.starts: dict[str, list[tuple[str, tuple[str, ...], frozenset[str]]]] = \
+            defaultdict(list)
         for name, terms in lists.items():
             for text in dict.fromkeys(terms.all()):
                 term = tuple(split_darija_negation(units(text)))
                 if term:
-                    self.starts[term[0]].append((name, term))
+                    self.starts[term[0]].append((name, term, frozenset(term)))
         self.words = frozenset(w for entries in self.starts.values()
-                               for _, term in entries for w in term)
+                               for _, term, _ in entries for w in term)
         # typos are forgiven in words of groups, never in negation words ("mains" is no
         # "moins"): a misread negation would hide a red flag
-        fuzzy = {w for entries in self.starts.values() for name, term in entries
+        fuzzy = {w for entries in self.starts.values() for name, term, _ in entries
                  if not name.startswith("\0") for w in term}
+        # each concept with the group sets of its patterns, to skip it in one look
+        self.concepts: Listed = [(c, [frozenset(p.all) for p in c.when])
+                                 for c in emergency.concepts]
+        self.net: Listed = [(c, [frozenset(p.all) for p in c.when])
+                            for c in emergency.safety_net]
+        # a message needs a word of one of these groups before any concept can fire
+        self.concept_signs = frozenset(g for c in emergency.concepts for p in c.when
+                                       for g in p.all) - self.context
+        self.net_signs = frozenset(g for c in emergency.safety_net for p in c.when
+                                   for g in p.all) - self.context
         # groups red flags are made of: a negation word inside one of their terms is theirs
         self.signs = frozenset(g for c in emergency.concepts for p in c.when for g in p.all)
         # one-typo look-up: every word of five letters or more by each of its deletions
@@ -160,31 +177,40 @@ class EmergencyDetector:
         """For each unit, the term words it is (exactly, or one typo away when it has five
         letters or more, keeps the first letter and is not a known word itself: "fait" is
         French, not "faint"; "sitting" is not "fitting")."""
-        out = []
-        for unit in units:
-            found = {unit} & self.words
-            if not found and "\u0600" <= unit[0] <= "\u06ff" and len(unit) >= 3:
-                found = set(_arabic_stems(unit)) & self.words
-            if len(unit) >= 5 and unit not in self.known and not is_han(unit[0]):
-                for variant in {unit[:i] + unit[i + 1:] for i in range(len(unit))} | {unit}:
-                    for word in self.deletes.get(variant, ()):
-                        if word not in found and word[0] == unit[0] and \
-                                abs(len(word) - len(unit)) <= 1 and \
-                                OSA.distance(unit, word, score_cutoff=1) <= 1:
-                            found.add(word)
-            out.append(frozenset(found))
-        return out
+        return [self._unit_matches(unit) for unit in units]
+
+    def _unit_matches(self, unit: str) -> frozenset[str]:
+        cached = self._cache.get(unit)
+        if cached is None:
+            if len(self._cache) >= UNIT_CACHE:
+                self._cache.clear()
+            cached = self._cache[unit] = self._unit_matches_uncached(unit)
+        return cached
+
+    def _unit_matches_uncached(self, unit: str) -> frozenset[str]:
+        found = {unit} & self.words
+        if not found and "\u0600" <= unit[0] <= "\u06ff" and len(unit) >= 3:
+            found = set(_arabic_stems(unit)) & self.words
+        if len(unit) >= 5 and unit not in self.known and not is_han(unit[0]):
+            for variant in {unit[:i] + unit[i + 1:] for i in range(len(unit))} | {unit}:
+                for word in self.deletes.get(variant, ()):
+                    if word not in found and word[0] == unit[0] and \
+                            abs(len(word) - len(unit)) <= 1 and \
+                            OSA.distance(unit, word, score_cutoff=1) <= 1:
+                        found.add(word)
+        return frozenset(found)
 
     def _occurrences(self, units: Units, matches: Matches) -> dict[str, list[Span]]:
         """Every group's term occurrences in the message, as spans (a negation word only
         where the message has it exactly)."""
         out: dict[str, list[Span]] = defaultdict(list)
+        present = frozenset().union(*matches)
         for i, words in enumerate(matches):
             for word in words:
-                for group, term in self.starts.get(word, ()):
-                    if group[0] == "\0" and word != units[i]:
+                for group, term, needs in self.starts.get(word, ()):
+                    if (group[0] == "\0" and word != units[i]) or not needs <= present:
                         continue
-                    end = _extend(matches, term, i)
+                    end = _extend(matches, term, i) if len(term) > 1 else i + 1
                     if end is not None and (i, end) not in out[group]:
                         out[group].append((i, end))
         other = out.pop(_OTHER, [])
@@ -242,6 +268,14 @@ class EmergencyDetector:
                 return start, end
         return None
 
+    @staticmethod
+    def _candidates(concepts: Listed, signs: frozenset[str],
+                    present: frozenset[str]) -> list[Concept]:
+        """The concepts one of whose patterns has all its groups in the message."""
+        if not present & signs:
+            return []
+        return [c for c, needs in concepts if any(n <= present for n in needs)]
+
     def triage(self, units: Units, names_a_speaker: bool = False) -> Triage:
         """Decide about one message.
 
@@ -256,15 +290,19 @@ class EmergencyDetector:
         years = [(i, i + 1) for i, u in enumerate(units) if u[0].isdigit() and _YEAR.match(u)]
         if years:
             occ[_PAST] = occ.get(_PAST, []) + years
-        if not occ:
-            return Triage(framed=names_a_speaker)
+        framed = names_a_speaker or any(occ.get(g) for g in self.e.framing)
+        present = frozenset(g for g, spans in occ.items() if spans)
+        # only the concepts one of whose patterns has all its groups in the message
+        urgent = self._candidates(self.concepts, self.concept_signs, present)
+        health_net = self._candidates(self.net, self.net_signs, present)
+        if not urgent and not health_net:
+            return Triage(framed=framed)
         before, after = self._negations(occ)
         live = self._live(occ, before, after)
         negations = before + after
-        framed = names_a_speaker or any(occ.get(g) for g in self.e.framing)
         personal = [s for g in self.e.personal for s in occ.get(g, ())]
         window = self.e.personal_window
-        for concept in self.e.concepts:
+        for concept in urgent:
             span = self._fires(concept, live, occ, negations)
             if span is None:
                 continue
@@ -272,6 +310,6 @@ class EmergencyDetector:
                        for p_start, p_end in personal)
             if not framed or near:
                 return Triage(urgent=concept.id, framed=framed)
-        health = next((c.id for c in self.e.safety_net  # negated or past: still health
+        health = next((c.id for c in health_net  # negated or past: still health
                        if self._fires(c, occ, occ, negations)), None)
         return Triage(health=health, framed=framed)
