@@ -32,6 +32,8 @@ import logging
 import re
 from collections import defaultdict
 
+from rapidfuzz.distance import OSA
+
 from bot.i18n import SUPPORTED, isolate_ltr, language
 from bot.knowledge.models import Doctor, Fact, Knowledge, Person, Topic
 
@@ -64,6 +66,7 @@ SMALLTALK_ORDER = ("thanks", "bye", "about", "help", "greeting", "ack")
 SUBSTANTIVE_CUES = ("doctor", "speakers", "sessions", "offtopic")
 CONTEXT_WEIGHT = 0.5       # a mention found only through words true of the whole forum
 KIND_FACTS = ("when", "where", "how_many", "why")  # kinds one fact answers for the forum
+SHORT_NAME = 4             # a name word this short, changed, is another name, not a typo
 
 
 class Assistant:
@@ -486,6 +489,7 @@ class Assistant:
                         continue
                 if word.isascii() and word.isalpha() and len(word) > 1 and \
                         word not in own and word not in self._words and \
+                        not _typo_of(word, own) and \
                         _name_like(word, person.name, abs(i - at)):
                     lo, hi = min(i, at), max(i, at)
                     return self._not_known(a, people, " ".join(
@@ -718,7 +722,9 @@ def _other_chinese_name(written: list[str], name: list[str]) -> bool:
         same = [w == n for w, n in zip(written, order)]
         if not any(same) or all(same):
             continue
-        if all(_syllable_count(w) == _syllable_count(n) > 0
+        # one syllable changed in a short word is another name (yang / fang); in a longer
+        # one it is more likely a typo (jinba / jinbao)
+        if all(_syllable_count(w) == _syllable_count(n) > 0 and len(n) <= SHORT_NAME
                for w, n, eq in zip(written, order, same) if not eq):
             return True
     return False
@@ -731,6 +737,13 @@ def _name_like(word: str, name: str, distance: int) -> bool:
     if all(_syllable_count(w) for w in name.lower().split()):
         return _syllable_count(word) > 0
     return distance == 2
+
+
+def _typo_of(word: str, own: frozenset[str]) -> bool:
+    """True when ``word`` is one edit from a word of five letters or more of the name
+    ("xiasoheng" for Xiaosheng): a typo, not another person's name."""
+    return any(len(w) > SHORT_NAME and OSA.distance(word, w, score_cutoff=1) <= 1
+               for w in own)
 
 
 def _syllable_count(word: str) -> int:
