@@ -89,17 +89,17 @@ def _assistant(directory: Path):
 
 
 def cmd_chat(args, settings: Settings) -> int:
-    """Interactive terminal chat on the knowledge folder; with a database, /subscribe,
-    /unsubscribe and /forget are simulated for the terminal's chat."""
+    """Interactive terminal chat on the knowledge folder. No database unless DATABASE_URL
+    is set (then /subscribe, /unsubscribe, /forget and the admin reports work on it)."""
     from bot.channels import console
+    from bot.service import open_service
     assistant = _assistant(args.knowledge or settings.knowledge_dir)
-    subscriptions = None
-    if settings.database_url:
-        from bot.storage import Subscriptions, create_engine_for, migrate
-        engine = create_engine_for(settings.database_url)
-        migrate(engine)
-        subscriptions = Subscriptions(engine)
-    return console.chat(assistant, args.explain, subscriptions=subscriptions)
+    service = open_service(settings, assistant, database=settings.database_configured(),
+                           admins={console.CHANNEL: {console.OPERATOR}})
+    try:
+        return console.chat(service, args.explain)
+    finally:
+        service.close()
 
 
 def cmd_ask(args, settings: Settings) -> int:
@@ -302,10 +302,17 @@ def cmd_webhook(args, settings: Settings) -> int:
 
 def cmd_wechat(args, settings: Settings) -> int:
     """WeChat Official Account webhook on WEBHOOK_LISTEN:PORT/wechat (blocks until
-    SIGINT/SIGTERM)."""
+    SIGINT/SIGTERM), with live reload and the database of DATABASE_URL."""
     from bot.channels.wechat.app import credentials, run  # only needed here
+    from bot.reload import KnowledgeHolder
+    from bot.service import open_service
     credentials(settings)  # missing WeChat settings stop start-up before the knowledge loads
-    run(settings, _assistant(args.knowledge or settings.knowledge_dir))
+    service = open_service(settings, KnowledgeHolder(args.knowledge or settings.knowledge_dir,
+                                                     check_tests=settings.reload_check_tests))
+    try:
+        run(settings, service)
+    finally:
+        service.close()
     return 0
 
 
@@ -323,7 +330,7 @@ def cmd_report(args, settings: Settings) -> int:
     """Reports for admins from the database: ``unanswered`` questions or reply ``stats``."""
     from datetime import datetime, timedelta
 
-    from bot.channels.telegram.admin import stats_text, unanswered_text
+    from bot.service.reports import stats_text, unanswered_text
     from bot.storage import QuestionLog, create_engine_for, migrate
     _needs_database(settings)
     engine = create_engine_for(settings.database_url)

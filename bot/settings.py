@@ -3,9 +3,9 @@
 Environment names are the project's interface: TELEGRAM_BOT_TOKEN, TELEGRAM_API_BASE_URL,
 ADMIN_USER_IDS, DATABASE_URL, KNOWLEDGE_DIR, DEFAULT_TIMEZONE, PORT, WEBHOOK_URL,
 WEBHOOK_SECRET, WEBHOOK_LISTEN, LOG_LEVEL, WECHAT_TOKEN, WECHAT_APP_ID,
-WECHAT_ENCODING_AES_KEY, BROADCAST_RATE, BROADCAST_MAX_AGE_HOURS, WEB_ALLOWED_ORIGINS,
-WEB_TRUSTED_PROXIES, WEB_RATE_LIMIT_IP, WEB_RATE_LIMIT_CONVERSATION. Secrets are SecretStr: they
-never show in a repr, a log line or an error message.
+WECHAT_ENCODING_AES_KEY, WECHAT_ADMIN_OPENIDS, BROADCAST_RATE, BROADCAST_MAX_AGE_HOURS,
+WEB_ALLOWED_ORIGINS, WEB_TRUSTED_PROXIES, WEB_RATE_LIMIT_IP, WEB_RATE_LIMIT_CONVERSATION.
+Secrets are SecretStr: they never show in a repr, a log line or an error message.
 """
 from __future__ import annotations
 
@@ -99,6 +99,8 @@ class Settings(BaseSettings):
             one ``content`` field); without it they are counted unreachable.
         wechat_api_base_url: the WeChat API base (WECHAT_API_BASE_URL, default
             https://api.weixin.qq.com/cgi-bin/), e.g. a local test server.
+        wechat_admin_openids: OpenIDs of the WeChat followers who may use the admin
+            commands there, comma-separated (WECHAT_ADMIN_OPENIDS).
         broadcast_max_age_hours: an announcement due longer ago than this (the bot was
             down) is skipped, not sent (BROADCAST_MAX_AGE_HOURS, default 6).
         web_allowed_origins: origins (``https://www.hospital.example``) whose pages may
@@ -134,6 +136,7 @@ class Settings(BaseSettings):
     wechat_token: SecretStr | None = None
     wechat_app_id: str | None = None
     wechat_encoding_aes_key: SecretStr | None = None
+    wechat_admin_openids: Annotated[list[str], NoDecode] = Field(default_factory=list)
     broadcast_rate: float = Field(default=25.0, gt=0, le=100_000)
     broadcast_paid: bool = False
     wechat_app_secret: SecretStr | None = None
@@ -246,6 +249,17 @@ class Settings(BaseSettings):
                                  "database)") from None
         return value.strip()
 
+    @field_validator("wechat_admin_openids", mode="before")
+    @classmethod
+    def _split_openids(cls, value):
+        if isinstance(value, str):
+            return [p.strip() for p in value.split(",") if p.strip()]
+        return value
+
+    def database_configured(self) -> bool:
+        """True when DATABASE_URL was given (environment, .env or argument), even empty;
+        the console chat opens a database only then."""
+        return "database_url" in self.model_fields_set
 
     def bot_token(self) -> str:
         """Return the Telegram token.

@@ -48,7 +48,7 @@ async def test_admin_commands_do_not_exist_for_others(fake, bot):
 async def test_version_and_reload_for_an_admin(fake, bot):
     fake.user_sends("/version", user_id=ADMIN, chat_id=ADMIN)
     [version] = await fake.wait_for_sent(1)
-    holder = bot.bot_data["knowledge"]
+    holder = bot.bot_data.service.holder
     assert text_of(version).startswith(f"Knowledge version {holder.version.version}")
     assert "(startup)" in text_of(version)
     fake.user_sends("/reload", user_id=ADMIN, chat_id=ADMIN)
@@ -59,7 +59,7 @@ async def test_version_and_reload_for_an_admin(fake, bot):
 async def test_a_good_edit_is_live_within_seconds(fake, bot, knowledge_copy):
     people = knowledge_copy / "people.yaml"
     give_cai_bin_a_role(people, "Head of the Delivery Room")
-    holder = bot.bot_data["knowledge"]
+    holder = bot.bot_data.service.holder
     for _ in range(100):  # the watcher reloads within about half a second
         if holder.version.trigger == "file change":
             break

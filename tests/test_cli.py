@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -88,11 +89,63 @@ def test_ask_with_broken_knowledge_says_why_and_exits_2(forumbot, knowledge_copy
     assert "people.yaml" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_chat_simulates_subscribing_in_the_database(forumbot, tmp_path):
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/console.sqlite3"}
-    proc = run(forumbot, "chat", stdin="/subscribe\n/subscribe\n/unsubscribe\n/forget\n",
+def test_chat_subscribes_the_terminal_in_the_database(forumbot, tmp_path):
+    database = tmp_path / "console.sqlite3"
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}"}
+    proc = run(forumbot, "chat", stdin="/subscribe\n/subscribe\n/unsubscribe\n/subscribe\n",
                env=env)
     assert proc.returncode == 0, proc.stderr
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("bot> ")]
-    assert lines == ["bot> Subscribed (channel console).", "bot> Already subscribed.",
-                     "bot> Unsubscribed.", "bot> Deleted 1 stored row(s)."]
+    # the same replies as on every channel (the service's)
+    assert lines == ["bot> You are subscribed to the forum's announcements. Send /unsubscribe "
+                     "to stop.",
+                     "bot> You were already subscribed to the forum's announcements.",
+                     "bot> You are unsubscribed: no more announcements will be sent to you.",
+                     "bot> You are subscribed to the forum's announcements. Send /unsubscribe "
+                     "to stop."]
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT channel, chat_id, status FROM subscribers").fetchall() == [
+            ("console", "console", "active")]
+    proc = run(forumbot, "chat", stdin="/forget\n", env=env)
+    assert "bot> Everything stored about you has been deleted." in proc.stdout
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT count(*) FROM subscribers").fetchone() == (0,)
+
+
+def without_database(**extra) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    return {**env, **extra}
+
+
+def test_chat_runs_in_a_read_only_folder_without_a_database(forumbot, tmp_path):
+    folder = tmp_path / "readonly"
+    folder.mkdir()
+    home = tmp_path / "home"
+    home.mkdir()
+    folder.chmod(0o555)
+    try:
+        proc = subprocess.run([forumbot, "chat"], input="who is cai bin\nwhat did he talk about?\n",
+                              capture_output=True, text=True, encoding="utf-8", timeout=60,
+                              cwd=folder, env=without_database(HOME=str(home)))
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stderr == ""
+        answers = [ln for ln in proc.stdout.splitlines() if ln.startswith("bot> ")]
+        assert answers[0].startswith("bot> Cai Bin") and answers[1].startswith("bot> Cai Bin")
+        assert list(folder.iterdir()) == []
+    finally:
+        folder.chmod(0o755)
+
+
+@pytest.mark.parametrize("url_of", [
+    lambda tmp: f"sqlite:///{tmp}/not-a-folder/forumbot.sqlite3",   # its folder is a file
+    lambda tmp: f"sqlite:///{tmp}/garbage.sqlite3",                  # not a database file
+])
+def test_chat_with_a_database_that_cannot_be_opened_says_so_in_one_line(forumbot, tmp_path,
+                                                                         url_of):
+    (tmp_path / "not-a-folder").write_text("a file", encoding="utf-8")
+    (tmp_path / "garbage.sqlite3").write_bytes(b"this is not SQLite" * 100)
+    proc = run(forumbot, "chat", stdin="hello\n", env={**os.environ, "DATABASE_URL": url_of(tmp_path)})
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("forumbot: "), proc.stderr
+    assert "database" in lines[0].lower() and "Traceback" not in proc.stderr

@@ -271,4 +271,108 @@ async def test_language_choice_wins_over_detection(fake, polling):
     fake.user_presses("lang:auto", message_id=sent[2]["message_id"])
     await fake.wait_for_call("answerCallbackQuery")
     sent = await fake.wait_for_sent(4)
-    assert text_of(sent[3]) == "I will answer in the language of each message."
+    # said in the conversation's language so far; from now on each message decides
+    assert text_of(sent[3]) == "Je répondrai dans la langue de chaque message."
+    fake.user_sends("who is cai bin")
+    sent = await fake.wait_for_sent(5)
+    assert "Talk subject" in text_of(sent[4])
+
+
+# -- conversations ------------------------------------------------------------------------
+TURNS = [  # (message, what the answer must contain), three turns per language
+    ("who is cai bin", "Cai Bin"), ("what did he talk about?", "Talk subject"),
+    ("and Li Jinbao?", "Li Jinbao"),
+    ("qui est Brini Jihane", "Brini Jihane"), ("et elle ?", "Sujet de l'intervention"),
+    ("de quoi a-t-elle parlé ?", "Brini Jihane"),
+    ("Cai Bin 是谁", "Cai Bin"), ("他讲了什么？", "报告主题"), ("他呢", "Cai Bin"),
+    ("شكون هي Brini Jihane", "Brini Jihane"), ("و هي، على شنو هضرات؟", "موضوع المحاضرة"),
+    ("و هو؟", "Brini Jihane"),
+]
+
+
+async def test_three_turn_conversations_with_follow_ups_in_four_languages(fake, polling):
+    for i, (text, expected) in enumerate(TURNS, 1):
+        fake.user_sends(text, chat_id=3000 + (i - 1) // 3, user_id=3000 + (i - 1) // 3)
+        sent = await fake.wait_for_sent(i)
+        assert expected in text_of(sent[-1]), (text, text_of(sent[-1]))
+
+
+async def test_a_button_answer_keeps_the_conversation_language(fake, polling):
+    fake.user_sends("Bonjour !")
+    [greeting] = await fake.wait_for_sent(1)
+    fake.user_presses("list:speakers", message_id=greeting["message_id"])
+    await fake.wait_for_call("answerCallbackQuery")
+    sent = await fake.wait_for_sent(2)
+    assert text_of(sent[1]).startswith("Intervenants")
+
+
+async def test_a_restart_keeps_the_language(fake, assistant, tmp_path):
+    settings = Settings(telegram_bot_token=fake.token, telegram_api_base_url=fake.base_url,
+                        database_url=f"sqlite:///{tmp_path}/bot.sqlite3", watch_knowledge=False)
+    for run, (text, expected) in enumerate([("/language fr", "Je répondrai en Français."),
+                                            ("who is cai bin", "Sujet de l'intervention")], 1):
+        app = build_application(settings, assistant)
+        await app.initialize()
+        await app.start()
+        await app.updater.start_polling(poll_interval=0, timeout=1)
+        try:
+            fake.user_sends(text)
+            sent = await fake.wait_for_sent(run)
+            assert expected in text_of(sent[-1])
+        finally:
+            await stop(app)
+            app.bot_data.service.close()
+
+
+ANONYMOUS_ADMIN = {"id": 1087968824, "is_bot": True, "first_name": "Group",
+                   "username": "GroupAnonymousBot"}
+
+
+def anonymous_admin_sends(fake: FakeBotApi, chat_id: int, text: str) -> None:
+    """A message of an anonymous group admin: from GroupAnonymousBot, on behalf of the group."""
+    chat = {"id": chat_id, "type": "supergroup", "title": f"Group {chat_id}"}
+    message = {"message_id": 10_000 + len(fake.sent) + chat_id % 100, "date": int(time.time()),
+               "chat": chat, "sender_chat": chat, "from": ANONYMOUS_ADMIN, "text": text}
+    if text.startswith("/"):
+        message["entities"] = [{"type": "bot_command", "offset": 0,
+                                "length": len(text.split()[0])}]
+    fake.enqueue({"message": message})
+
+
+async def test_anonymous_admins_of_two_groups_do_not_share_a_language(fake, polling):
+    anonymous_admin_sends(fake, -1001, "/language fr")
+    await fake.wait_for_sent(1)
+    anonymous_admin_sends(fake, -1002, "/language ar")
+    await fake.wait_for_sent(2)
+    anonymous_admin_sends(fake, -1001, "/about")
+    anonymous_admin_sends(fake, -1002, "/about")
+    sent = await fake.wait_for_sent(4)
+    by_chat = {m["chat"]["id"]: text_of(m) for m in sent[2:]}
+    assert "Forum académique en ligne" in by_chat[-1001]
+    assert any("\u0600" <= ch <= "\u06ff" for ch in by_chat[-1002])
+    assert not any("\u0600" <= ch <= "\u06ff" for ch in by_chat[-1001])
+    # a member of the first group has a conversation of their own (no preference yet)
+    fake.user_sends("/about", chat_id=-1001, user_id=5005, chat_type="supergroup")
+    sent = await fake.wait_for_sent(5)
+    assert "An online academic forum" in text_of(sent[4])
+
+
+async def test_a_failing_handler_is_reported_to_the_admins_at_most_once(fake, assistant):
+    app = build_application(settings_for(fake, admin_user_ids=[4242]), assistant)
+    service = app.bot_data.service
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom with user text")
+    service.handle = broken
+    await app.initialize()
+    await app.start()
+    await app.updater.start_polling(poll_interval=0, timeout=1)
+    try:
+        fake.user_sends("who is cai bin")
+        fake.user_sends("who is li jinbao")
+        [notice] = await fake.wait_for_sent(1)
+        await asyncio.sleep(0.5)
+        assert len(fake.sent) == 1 and notice["chat"]["id"] == 4242
+        assert "RuntimeError" in notice["text"] and "user text" not in notice["text"]
+    finally:
+        await stop(app)

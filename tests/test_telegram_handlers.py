@@ -10,11 +10,11 @@ from telegram import Update
 from telegram.ext import ApplicationBuilder
 from telegram.request import BaseRequest
 
-from bot.channels.telegram.app import COMMANDS, register_handlers
+from bot.channels.telegram.app import COMMANDS, attach, register_handlers
 from bot.channels.telegram.format import MAX_MESSAGE, html_parts, keyboard, split_lines
-from bot.channels.telegram.handlers import HOLDER
+from bot.channels.telegram.state import CONTEXT_TYPES
 from bot.core.types import Choice, Reply
-from bot.reload import KnowledgeHolder
+from bot.service import AssistantService
 
 TOKEN = "123456:OFFLINE-token-abcdefghijklmnopqrstu"
 BOT = {"id": 123456, "is_bot": True, "first_name": "Summit", "username": "SummitTestBot"}
@@ -61,8 +61,9 @@ class OfflineRequest(BaseRequest):
 async def app(assistant):
     request = OfflineRequest()
     application = (ApplicationBuilder().token(TOKEN).request(request)
+                   .context_types(CONTEXT_TYPES)
                    .get_updates_request(OfflineRequest()).build())
-    application.bot_data[HOLDER] = KnowledgeHolder.fixed(assistant)
+    attach(application, AssistantService(assistant))
     register_handlers(application)
     await application.initialize()
     application.request_log = request

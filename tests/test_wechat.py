@@ -57,6 +57,9 @@ class Counting:
         self.calls += 1
         return self.assistant.choose(choice_id, lang)
 
+    def __getattr__(self, name: str):  # k, knows: what the service reads besides answers
+        return getattr(self.assistant, name)
+
 
 @contextlib.asynccontextmanager
 async def serving(app):
@@ -510,3 +513,71 @@ def test_cli_serves_the_webhook_until_sigterm(forumbot, tmp_path):
     assert proc.returncode == 0, err
     assert "WeChat webhook on 127.0.0.1" in err
     assert TOKEN not in err and USER not in err and "Cai Bin" not in err
+
+
+# -- conversations through the service ----------------------------------------------------
+TURNS = {  # three turns per language: a name, then follow-ups (or a new name)
+    "en": [("who is cai bin", "Cai Bin"), ("what did he talk about?", "Talk subject"),
+           ("and Li Jinbao?", "Li Jinbao")],
+    "fr": [("qui est Brini Jihane", "Brini Jihane"), ("et elle ?", "Sujet de l'intervention"),
+           ("1", "Brini Jihane")],
+    "zh": [("Cai Bin 是谁", "Cai Bin"), ("他讲了什么？", "报告主题"), ("他呢", "Cai Bin")],
+    "ar": [("شكون هي Brini Jihane", "Brini Jihane"), ("و هي، على شنو هضرات؟", "موضوع المحاضرة"),
+           ("و هو؟", "Brini Jihane")],
+}
+
+
+async def test_three_turn_conversations_with_follow_ups_in_four_languages(client):
+    msg_id = 7000
+    for lang, turns in TURNS.items():
+        for text, expected in turns:
+            msg_id += 1
+            reply = reply_fields(await post(client, text_xml(text, str(msg_id),
+                                                             sender=f"o_{lang}")))
+            assert expected in reply["Content"], (lang, text, reply["Content"][:200])
+
+
+async def test_language_preference_by_command_or_by_name(client):
+    confirm = reply_fields(await post(client, text_xml("/language fr", "7101")))
+    assert confirm["Content"] == "Je répondrai en Français."
+    answer = reply_fields(await post(client, text_xml("who is cai bin", "7102")))
+    assert "Sujet de l'intervention" in answer["Content"]
+    confirm = reply_fields(await post(client, text_xml("中文", "7103")))
+    assert confirm["Content"] == "我会用中文回答。"
+    answer = reply_fields(await post(client, text_xml("who is cai bin", "7104")))
+    assert "报告主题" in answer["Content"]
+
+
+async def test_admin_reports_and_the_question_log_with_a_database(assistant, tmp_path):
+    from bot.service import AssistantService
+    from bot.storage import Storage
+    service = AssistantService(assistant, Storage.open(f"sqlite:///{tmp_path}/w.sqlite3"),
+                               admins={"wechat": {"oAdmin"}})
+    try:
+        async with serving(create_app(service, PLAIN)) as c:
+            await post(c, text_xml("what is the capital of France", "7201"))
+            stats = reply_fields(await post(c, text_xml("/stats", "7202", sender="oAdmin")))
+            assert stats["Content"].startswith("Last 7 day(s): 1 answer(s).")
+            todo = reply_fields(await post(c, text_xml("/unanswered", "7203", sender="oAdmin")))
+            assert "capital of france" in todo["Content"].lower()
+            stranger = reply_fields(await post(c, text_xml("/stats", "7204")))
+            assert "/stats" in stranger["Content"] and "answer(s)" not in stranger["Content"]
+            sub = reply_fields(await post(c, text_xml("/subscribe", "7205")))
+            assert sub["Content"].startswith("You are subscribed")
+            assert service.storage.subscriptions.get("wechat", USER).status == "active"
+    finally:
+        service.close()
+
+
+async def test_a_retry_during_the_first_answer_waits_for_it(assistant):
+    class Slow(Counting):
+        def reply(self, message: Message):
+            time.sleep(0.5)  # runs in a worker thread: the retry arrives meanwhile
+            return super().reply(message)
+
+    slow = Slow(assistant)
+    async with serving(create_app(slow, PLAIN)) as c:
+        body = text_xml("Who is Cai Bin?", msg_id="6000000000000000099")
+        first, retry = await asyncio.gather(post(c, body), post(c, body))
+    assert first.content == retry.content and "Cai Bin" in reply_fields(first)["Content"]
+    assert slow.calls == 1

@@ -1,6 +1,7 @@
 """Console channel: an interactive terminal chat and one-shot answers, around the core.
 
-Choices are shown as numbered lines; typing the number picks the choice. Line editing and
+Choices are shown as numbered lines; typing the number picks the choice (the service keeps
+the conversation, see :func:`chat`). Line editing and
 history come from the standard ``readline`` module where the platform has it.
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TextIO
 
 from bot.core.engine import Assistant
 from bot.core.types import Message, Reply
+from bot.service import AssistantService
 
 HISTORY = Path.home() / ".forumbot_history"
 QUIT = {"/quit", "/exit", "quit", "exit"}
@@ -79,37 +81,26 @@ def _setup_readline() -> None:
     atexit.register(save)
 
 
-SUBSCRIPTION_COMMANDS = ("/subscribe", "/unsubscribe", "/forget")
-CONSOLE_CHAT = "console"  # the one chat of the terminal, in the subscribers table
+CHANNEL = "console"
+CONVERSATION = "console"  # the one conversation (and chat) of the terminal
+OPERATOR = "operator"     # the terminal's user: the service's console admin
 
 
-def simulate_subscription(subscriptions, command: str) -> str:
-    """Run /subscribe, /unsubscribe or /forget for the terminal's chat (channel "console",
-    so an operator can rehearse a broadcast's audience); returns the text shown."""
-    if command == "/subscribe":
-        new = subscriptions.subscribe("console", CONSOLE_CHAT)
-        return "Subscribed (channel console)." if new else "Already subscribed."
-    if command == "/unsubscribe":
-        return ("Unsubscribed." if subscriptions.unsubscribe("console", CONSOLE_CHAT)
-                else "Not subscribed.")
-    return f"Deleted {subscriptions.forget('console', CONSOLE_CHAT)} stored row(s)."
-
-
-def chat(assistant: Assistant, explain: bool = False, stdin: TextIO | None = None,
-         stdout: TextIO | None = None, subscriptions=None) -> int:
+def chat(service: AssistantService, explain: bool = False, stdin: TextIO | None = None,
+         stdout: TextIO | None = None) -> int:
     """Run the interactive chat until end of input or /quit; returns the exit status 0.
 
-    ``subscriptions`` (a :class:`bot.storage.Subscriptions`, when a database is configured)
-    lets /subscribe, /unsubscribe and /forget be simulated for the terminal's chat.
+    Every line goes to the service (channel "console"): follow-ups, a number picking one of
+    the options shown, /language, and, when the service has a database, /subscribe,
+    /unsubscribe, /forget (to rehearse a broadcast's audience) and the admin reports.
     """
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
     interactive = stdin.isatty()
     if interactive:
         _setup_readline()
-    welcome = assistant.reply(Message("/start"))
+    welcome = service.handle(CHANNEL, CONVERSATION, Message("/start", user_id=OPERATOR))
     stdout.write(format_reply(welcome) + "\n(type a number to pick an option, /quit to leave)\n")
-    last = welcome
     while True:
         try:
             line = input("you> ") if interactive else stdin.readline()
@@ -120,22 +111,8 @@ def chat(assistant: Assistant, explain: bool = False, stdin: TextIO | None = Non
             if not line:
                 return 0
             line = line.rstrip("\r\n")
-        text = line.strip()
-        if text.lower() in QUIT:
+        if line.strip().lower() in QUIT:
             return 0
-        if text.lower() in SUBSCRIPTION_COMMANDS and subscriptions is not None:
-            stdout.write("bot> " + simulate_subscription(subscriptions, text.lower()) + "\n")
-            continue
-        if text.isdigit() and 1 <= int(text) <= len(last.choices):
-            reply = assistant.choose(last.choices[int(text) - 1].id, last.lang)
-        elif text.isdigit() and len(text) < 4:
-            count = len(last.choices)
-            stdout.write("bot> " + (f"Please type a number from 1 to {count}, or a question."
-                                    if count else "There is nothing to pick: ask a question.")
-                         + "\n")
-            continue
-        else:
-            reply = assistant.reply(Message(line))
+        reply = service.handle(CHANNEL, CONVERSATION, Message(line, user_id=OPERATOR))
         stdout.write("bot> " + format_reply(reply, explain) + "\n")
         stdout.flush()
-        last = reply

@@ -40,10 +40,11 @@ from bot.knowledge.models import Doctor, Fact, Knowledge, Person, Topic
 from . import phonetic, render
 from .emergency import EmergencyDetector
 from .entries import build_index
+from .followup import FollowUp, FollowUpFinder
 from .index import Analysis, Mention
 from .language import LanguageDetector
 from .questions import QuestionWords
-from .types import Candidate, Choice, Message, Reply
+from .types import Candidate, Choice, Context, Message, Reply
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ CONFIDENT = 0.75           # a health question answered this surely is about the
 AMBIGUITY_MARGIN = 0.05    # two entries closer than this on the same words: ask which
 MAX_PEOPLE = 3
 MAX_CHOICES = 4
+FOLLOW_UP_CONFIDENCE = 0.9  # a pronoun resolved from context: sure, but not a named entry
 HTML_TAG = re.compile(r"</?[a-zA-Z][^<>]{0,40}>")  # pasted markup, e.g. "<b>hi</b>"
 
 LISTS = ("list:sessions", "list:speakers", "list:doctors", "help")
@@ -84,6 +86,7 @@ class Assistant:
                                           self.index.known_words)
         self.language = LanguageDetector(knowledge.vocabulary.stopwords,
                                          knowledge.vocabulary.markers)
+        self.followups = FollowUpFinder(knowledge.vocabulary.followups)
         self._topic_talks = _coverage(knowledge, [(t, t.topics) for t in knowledge.talks])
         self._topic_doctors = _coverage(knowledge, [(d, d.conditions) for d in knowledge.doctors])
         self.questions = QuestionWords(knowledge.vocabulary, self.index.units)
@@ -108,16 +111,22 @@ class Assistant:
             user gets the fallback, so one bad message never takes a channel down.
         """
         text = HTML_TAG.sub(" ", message.text[:MAX_MESSAGE_CHARS])
-        lang = message.lang if message.lang in SUPPORTED else self.language.detect(text)
+        context = message.context
+        if message.lang in SUPPORTED:
+            lang = message.lang
+        elif context and context.lang in SUPPORTED and not any(c.isalpha() for c in text):
+            lang = context.lang  # "2", "?": nothing to tell a language by; keep the last one
+        else:
+            lang = self.language.detect(text)
         with language(lang):
             try:
-                return self._reply_to(text, lang)
+                return self._reply_to(text, lang, context)
             except Exception:  # noqa: BLE001 - the safety net of every channel
                 log.exception("reply failed (message of %d characters)", len(message.text))
                 return self._reply("fallback", render.fallback(doubtful=False), lang,
                                    choices=_list_choices(), confidence=0.0)
 
-    def _reply_to(self, text: str, lang: str) -> Reply:
+    def _reply_to(self, text: str, lang: str, context: Context | None = None) -> Reply:
         stripped = text.strip()
         if not stripped:
             return self._reply("help", render.help_text(self.k), lang, choices=_list_choices())
@@ -138,6 +147,10 @@ class Assistant:
         small = self._smalltalk(analysis, lang)
         if small:
             return small
+        if context is not None:
+            follow = self._follow_up(analysis, context, lang)
+            if follow is not None:
+                return follow
         answer = self._answer(analysis, lang)
         # a price or an unrelated contact is no health question; the programme or the
         # directory answers a health question only when it asks for them, or is sure
@@ -211,6 +224,71 @@ class Assistant:
                 render.fact(self.k, entry)
             return self._reply("event", text, lang, ids=(choice_id,))
         return self._reply("event", render.event_overview(self.k), lang, ids=(choice_id,))
+
+    # -- follow-ups -----------------------------------------------------------------------
+    def _follow_up(self, a: Analysis, context: Context, lang: str) -> Reply | None:
+        """Answer a message that refers to the conversation's context, or return None.
+
+        A message naming an entry outside its follow-up words is not a follow-up: a new
+        name always wins. Then: an ordinal picks one of the choices last shown; a pronoun
+        stands for the person the last replies were about (several: ask which); "tell me
+        more" opens the first entry the last reply was about.
+        """
+        found = self.followups.find(a.units)
+        if not (found.pronoun or found.more or found.ordinal is not None):
+            return None
+        if any(not m.description and not m.positions <= found.positions
+               for m in a.mentions):
+            return None
+        if found.ordinal is not None and context.choices and \
+                a.content <= found.positions | _steering(a):
+            picked = self._picked(found, context.choices, lang)
+            if picked is not None:
+                return picked
+        if found.pronoun:
+            people = self._people_in(context.ids)
+            if len(people) == 1:
+                mention = Mention(people[0], "", 1.0, found.positions)
+                return self._people([mention], lang, FOLLOW_UP_CONFIDENCE,
+                                    doctor="doctor" in a.cues, a=a)
+            if people:
+                choices = tuple(Choice(key, render.label(self.k, key))
+                                for key in people[:MAX_CHOICES])
+                return self._reply("fallback", render.ambiguous(), lang, choices=choices,
+                                   confidence=0.5)
+        if found.more:
+            known = [key for key in context.ids if key in self.k.entries]
+            if known:
+                return self._choose(known[0], lang)
+        return None
+
+    def _picked(self, found: FollowUp, choices: tuple[str, ...], lang: str) -> Reply | None:
+        """The choice an ordinal names; a number past the options gets how to pick."""
+        ordinal = found.ordinal if found.ordinal is not None else 0
+        index = len(choices) - 1 if ordinal == -1 else ordinal - 1
+        if 0 <= index < len(choices):
+            return self._choose(choices[index], lang)
+        shown = tuple(Choice(key, render.section_label(key) if key in LISTS else
+                             render.label(self.k, key))
+                      for key in choices if key in LISTS or key in self.k.entries)
+        return self._reply("fallback", render.pick_a_number(len(choices)), lang,
+                           confidence=0.0, choices=shown[:MAX_CHOICES] or _list_choices())
+
+    def _people_in(self, ids: tuple[str, ...]) -> list[str]:
+        """Person keys the entries ``ids`` are about, in order: the people themselves, the
+        speakers of talks, the practitioners of doctor listings."""
+        out: list[str] = []
+        for key in ids:
+            entry = self.k.entries.get(key)
+            if entry is None:
+                continue
+            kind = key.split(":", 1)[0]
+            person = (key if kind == "person" else
+                      f"person:{entry.speaker}" if kind == "talk" else
+                      f"person:{entry.practitioner}" if kind == "doctor" else None)
+            if person is not None and person in self.k.entries and person not in out:
+                out.append(person)
+        return out
 
     # -- decisions ------------------------------------------------------------------------
     def _command(self, text: str, lang: str) -> Reply:
@@ -670,6 +748,11 @@ def split_command(text: str) -> tuple[str, str]:
 
 def _list_choices() -> tuple[Choice, ...]:
     return tuple(Choice(key, render.section_label(key)) for key in LISTS if key != "help")
+
+
+def _steering(a: Analysis) -> frozenset[int]:
+    """Content positions of a message that only steer ("the second talk": "talk" is a cue)."""
+    return frozenset().union(*(cue.positions for cue in a.cues.values()))
 
 
 def _overlap(mentions: list[Mention]) -> bool:

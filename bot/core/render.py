@@ -324,6 +324,11 @@ def ambiguous() -> str:
     return _("I am not sure which one you mean. Did you mean one of these?")
 
 
+def pick_a_number(count: int) -> str:
+    """Return how to pick one of ``count`` options shown (a number past them was typed)."""
+    return _("Please type a number from 1 to {count}, or a question.").format(count=count)
+
+
 def expired() -> str:
     """Return the notice for a stale or forged button."""
     return _("That option has expired. Please ask your question again.")

@@ -11,11 +11,29 @@ from typing import Literal
 # emergency: urgent symptoms, the numbers first and alone; health: a personal health
 # situation or medical question outside the programme ("can I take aspirin while
 # pregnant?"): the numbers "if this is urgent", no advice, a doctor or midwife and Find a
-# Doctor; fallback: not understood ("did you mean ...?").
+# Doctor; fallback: not understood ("did you mean ...?"); command: a reply of the service
+# to /language, /subscribe, an admin command, ...
 Intent = Literal["greeting", "help", "event", "session", "speaker", "doctor", "emergency",
-                 "health", "fallback", "smalltalk"]
+                 "health", "fallback", "smalltalk", "command"]
 INTENTS: tuple[str, ...] = ("greeting", "help", "event", "session", "speaker", "doctor",
-                            "emergency", "health", "fallback", "smalltalk")
+                            "emergency", "health", "fallback", "smalltalk", "command")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a conversation was about just before a message (kept by the service, which
+    drops it after 30 minutes of silence); the core reads it to resolve follow-ups.
+
+    Attributes:
+        ids: reference keys ("kind:id") of the entries the last replies were about, in the
+            order the reply gave them.
+        choices: the Choice ids last shown, in order ("the second one" is ``choices[1]``).
+        lang: the language of the last reply, for messages that do not show one ("2").
+    """
+
+    ids: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()
+    lang: str | None = None
 
 
 @dataclass(frozen=True)
@@ -27,11 +45,13 @@ class Message:
         user_id: channel-specific user id as str, or None (console); never logged.
         lang: the user's stored language preference ("en", "fr", "ar", "zh") or None to
             detect it from the text.
+        context: the conversation's context, or None (a message on its own).
     """
 
     text: str
     user_id: str | None = None
     lang: str | None = None
+    context: Context | None = None
 
 
 @dataclass(frozen=True)

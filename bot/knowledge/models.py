@@ -330,6 +330,23 @@ class Emergency(Entry):
         return self
 
 
+class FollowUpWords(Entry):
+    """Words that make a message a follow-up of the conversation, per language.
+
+    ``pronouns`` stand for a person the last replies were about ("he", "elle", "他", "هي");
+    ``not_pronouns`` are phrases whose pronoun-like words are not one ("il y a", "其他");
+    ``more`` asks for more on the last subject ("tell me more"); ``ordinals[i]`` names the
+    (i+1)-th choice shown ("second", "deuxième", "第二", "الثاني") and ``last`` the last one.
+    Read by :mod:`bot.core.followup`; only used while a conversation has context.
+    """
+
+    pronouns: dict[Lang, list[AliasText]] = {}
+    not_pronouns: dict[Lang, list[AliasText]] = {}
+    more: dict[Lang, list[AliasText]] = {}
+    ordinals: dict[Lang, list[list[AliasText]]] = {}
+    last: dict[Lang, list[AliasText]] = {}
+
+
 class Vocabulary(Entry):
     """General language vocabulary: words to ignore, spelling variants, intent cues.
 
@@ -351,6 +368,8 @@ class Vocabulary(Entry):
     "et", "و", "还有") may join such questions. ``context`` words are true of the whole
     forum ("forum", "online", "China", "medical team"): they count less than the words
     that define a question.
+    ``followups`` are the words of follow-up questions (:class:`FollowUpWords`);
+    ``languages`` the names a user may type to choose the language of answers ("français").
     """
 
     stopwords: dict[Lang, list[AliasText]] = {}
@@ -362,6 +381,8 @@ class Vocabulary(Entry):
     questions: dict[QuestionWordKind, list[AliasText]] = {}
     conjunctions: list[AliasText] = []
     context: list[AliasText] = []
+    followups: FollowUpWords = FollowUpWords()
+    languages: dict[Lang, list[AliasText]] = {}
 
 
 class Translations(Entry):

@@ -213,6 +213,19 @@ FIELD_DOCS: dict[tuple[str, str], str] = {
     ("Vocabulary", "conjunctions"): "Words that join two questions in one message (and, et).",
     ("Vocabulary", "context"): "Words true of the whole forum (forum, online, China): they "
                                "count less than the words that define a question.",
+    ("Vocabulary", "followups"): "Words of follow-up questions: pronouns, 'tell me more', "
+                                 "ordinals (read only while a conversation has context).",
+    ("Vocabulary", "languages"): "Per language code: the names a user may type to choose "
+                                 "that language of answers ('français', '中文').",
+    ("FollowUpWords", "pronouns"): "Per language: pronouns standing for the person the last "
+                                   "replies were about (he, elle, 他, هي).",
+    ("FollowUpWords", "not_pronouns"): "Per language: phrases whose pronoun-like words are "
+                                       "not one (il y a, 其他).",
+    ("FollowUpWords", "more"): "Per language: asking for more on the last subject "
+                               "(tell me more).",
+    ("FollowUpWords", "ordinals"): "Per language: lists of words naming the 1st, 2nd, ... "
+                                   "option shown (first, deuxième, 第三).",
+    ("FollowUpWords", "last"): "Per language: words naming the last option shown.",
 }
 
 

@@ -53,6 +53,8 @@ MAX_ZONE_CHARS = 64          # IANA zone name
 MAX_CREATED_BY_CHARS = 200   # "yaml", "admin 123"
 MAX_ERROR_CHARS = 500
 MAX_WORKER_CHARS = 100
+MAX_CONVERSATION_CHARS = 128  # the channel's conversation key ("-100123:456", a cookie id)
+MAX_IDS_CHARS = 4000          # entry keys or choice ids, joined by spaces
 
 SUBSCRIBER_STATUSES = ("active", "blocked", "unsubscribed", "unreachable")
 ANNOUNCEMENT_STATUSES = ("scheduled", "sending", "done", "cancelled", "skipped")
@@ -250,3 +252,20 @@ class AccessTokenModel(Base):
     app_id: Mapped[str] = mapped_column(String(MAX_CHAT_ID_CHARS), primary_key=True)
     token: Mapped[str] = mapped_column(String(MAX_ERROR_CHARS), nullable=False)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class ConversationModel(Base):
+    """What one conversation on one channel remembers: the language preference (until
+    /forget) and the context of its last reply (entries, choices shown, language), which
+    the service ignores after 30 minutes of silence."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (PrimaryKeyConstraint("channel", "conversation", name="pk_conversations"),)
+
+    channel: Mapped[str] = mapped_column(String(MAX_CHANNEL_CHARS), nullable=False)
+    conversation: Mapped[str] = mapped_column(String(MAX_CONVERSATION_CHARS), nullable=False)
+    language: Mapped[str | None] = mapped_column(String(MAX_LANG_CHARS), nullable=True)
+    entry_ids: Mapped[str] = mapped_column(String(MAX_IDS_CHARS), nullable=False)
+    choice_ids: Mapped[str] = mapped_column(String(MAX_IDS_CHARS), nullable=False)
+    reply_lang: Mapped[str | None] = mapped_column(String(MAX_LANG_CHARS), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)

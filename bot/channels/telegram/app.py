@@ -23,9 +23,11 @@ from telegram.ext import (
 from bot.core.engine import Assistant
 from bot.i18n import SUPPORTED, _, language
 from bot.reload import KnowledgeHolder
+from bot.service import AssistantService, open_service
 from bot.settings import ConfigError, Settings
 
 from . import admin, handlers, subscribe
+from .state import CONTEXT_TYPES, BotState, Context, service_of, state_of
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +53,8 @@ COMMANDS: list[tuple[str, str]] = [
     ("unsubscribe", N_("Stop the announcements")),
     ("forget", N_("Delete everything stored about you")),
 ]
-WATCH = "watch_knowledge"
-CHANNEL_COMMANDS = {"language", "subscribe", "unsubscribe", "forget"}  # not the core's
+# Commands the channel handles itself (subscriptions need the chat, /forget a button).
+CHANNEL_COMMANDS = {"subscribe", "unsubscribe", "forget"}
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.INLINE_QUERY]
 # What a person sends instead of text.
 MEDIA = (filters.CAPTION | filters.PHOTO | filters.VIDEO | filters.VOICE | filters.AUDIO |
@@ -84,9 +86,6 @@ def register_handlers(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(subscribe.on_button, pattern=subscribe.BUTTONS))
     # A group upgraded to a supergroup: its subscription follows the new chat id.
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, subscribe.on_migrate))
-    # The language preference is the channel's to store, not the core's.
-    app.add_handler(CommandHandler("language", handlers.on_language,
-                                   filters=filters.UpdateType.MESSAGE))
     # 3. Unknown commands, in private chats only: the core says it does not know them.
     app.add_handler(MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE &
                                    filters.UpdateType.MESSAGE, handlers.on_command))
@@ -102,71 +101,55 @@ def register_handlers(app: Application) -> None:
     app.add_error_handler(handlers.on_error)
 
 
-async def _post_init(app: Application) -> None:
+async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
     await app.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
     for lang in SUPPORTED[1:]:
         with language(lang):
             await app.bot.set_my_commands([BotCommand(name, _(text)) for name, text in COMMANDS],
                                           language_code=lang)
     # admins see the admin commands too, in their private chat with the bot
-    for admin_id in app.bot_data.get(admin.ADMINS, ()):
+    for admin_id in state_of(app).admins:
         try:
             await app.bot.set_my_commands(
                 [BotCommand(n, t) for n, t in [*COMMANDS, *admin.ADMIN_COMMANDS]],
                 scope=BotCommandScopeChat(admin_id))
         except TelegramError as exc:  # the admin has not opened a chat with the bot yet
             log.warning("no admin command menu for one admin: %s", type(exc).__name__)
-    admin.start_reloaders(app, app.bot_data.get(WATCH, False))
+    admin.start_reloaders(app, state_of(app).watch)
     subscribe.install_stop_signals(app)
 
 
-async def _post_stop(app: Application) -> None:
+async def _post_stop(app: Application) -> None:  # type: ignore[type-arg]
     await subscribe.stop_worker(app)
 
 
-async def _post_shutdown(app: Application) -> None:
+async def _post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
     await admin.stop_reloaders(app)
 
 
-async def _purge(context) -> None:
-    questions = context.application.bot_data.get(handlers.QUESTIONS)
-    if questions is not None:
-        removed = await asyncio.to_thread(questions.purge)
-        log.info("purged %d question row(s) past their retention", removed)
+async def _purge(context: Context) -> None:
+    removed = await asyncio.to_thread(service_of(context.application).purge)
+    log.info("purged %d question row(s) past their retention", removed)
 
 
-def open_storage(app: Application, settings: Settings) -> None:
-    """Connect the database (DATABASE_URL), migrate it, and hook the question and version
-    logs into the application; the knowledge versions loaded from now on are recorded."""
-    from bot.storage import QuestionLog, VersionLog, create_engine_for, migrate
-    engine = create_engine_for(settings.database_url)
-    migrate(engine)
-    app.bot_data[handlers.QUESTIONS] = QuestionLog(
-        engine, retention_days=settings.question_retention_days)
-    versions = VersionLog(engine)
-    app.bot_data[admin.VERSIONS] = versions
-    holder: KnowledgeHolder = app.bot_data[handlers.HOLDER]
-
-    def record(version, ok: bool, errors: int) -> None:
-        versions.record(version=version.version, git_commit=version.git_commit,
-                        trigger=version.trigger, ok=ok, errors=errors)
-    record(holder.version, True, 0)
-    holder.listen(record)
+def start_storage_jobs(app: Application, settings: Settings) -> None:  # type: ignore[type-arg]
+    """With a database: the daily purge of the question log, the announcements of
+    announcements.yaml synchronised, and the broadcast worker on the JobQueue."""
+    service = service_of(app)
+    storage = service.storage
+    if storage is None:
+        return
     if app.job_queue is not None:
         app.job_queue.run_repeating(_purge, interval=24 * 3600, first=60)
-    # subscribers and announcements
     from bot.broadcast.announcements import load_announcements, sync_announcements
-    from bot.storage import Subscriptions
-    app.bot_data[handlers.SUBSCRIPTIONS] = Subscriptions(engine)
-    app.bot_data[subscribe.ENGINE] = engine
-    if holder.directory is not None:
-        loaded = load_announcements(holder.directory / "announcements.yaml",
+    if service.holder.directory is not None:
+        loaded = load_announcements(service.holder.directory / "announcements.yaml",
                                     default_zone=settings.default_timezone)
         if loaded.ok:
-            sync_announcements(engine, loaded.entries)
+            sync_announcements(storage.engine, loaded.entries)
         for problem in loaded.problems:
             log.warning("announcements: %s", problem)
-    subscribe.start_worker(app, engine, settings)
+    subscribe.start_worker(app, storage.engine, settings)
 
 
 def file_url(base_url: str) -> str:
@@ -174,41 +157,54 @@ def file_url(base_url: str) -> str:
     return base_url[:-3] + "file/bot" if base_url.endswith("/bot") else base_url
 
 
-def build_application(settings: Settings, assistant: Assistant | KnowledgeHolder) -> Application:
+Knowledge = Assistant | KnowledgeHolder | AssistantService
+
+
+def build_application(settings: Settings, knowledge: Knowledge) -> Application:  # type: ignore[type-arg]
     """Return a ready Application: token and base URL from settings, AIORateLimiter (which
-    waits out 429 RetryAfter and retries), the database opened and migrated (question and
-    version logs), handlers registered; on start: command menus, knowledge watcher, SIGHUP.
+    waits out 429 RetryAfter and retries), the assistant service (given, or opened here on
+    DATABASE_URL: question and version logs, conversations, subscriptions), handlers
+    registered; on start: command menus, knowledge watcher, SIGHUP.
 
     Raises:
-        ConfigError: the token is missing or malformed.
+        ConfigError: the token is missing or malformed, or DATABASE_URL is.
     """
     token = settings.bot_token()
     app = (ApplicationBuilder().token(token)
            .base_url(settings.telegram_api_base_url)
            .base_file_url(file_url(settings.telegram_api_base_url))
            .rate_limiter(AIORateLimiter(max_retries=3))
+           .context_types(CONTEXT_TYPES)
            .post_init(_post_init)
            .post_stop(_post_stop)
            .post_shutdown(_post_shutdown)
            .build())
-    app.bot_data[handlers.HOLDER] = (assistant if isinstance(assistant, KnowledgeHolder)
-                                     else KnowledgeHolder.fixed(assistant))
-    app.bot_data[admin.ADMINS] = frozenset(settings.admin_user_ids)
-    app.bot_data[WATCH] = settings.watch_knowledge
-    if settings.database_url:
-        open_storage(app, settings)
+    attach(app, knowledge if isinstance(knowledge, AssistantService)
+           else open_service(settings, knowledge), settings)
+    start_storage_jobs(app, settings)
     register_handlers(app)
     return app
 
 
-def run_polling(settings: Settings, assistant: Assistant | KnowledgeHolder) -> None:
+def attach(app: Application, service: AssistantService,  # type: ignore[type-arg]
+           settings: Settings | None = None) -> BotState:
+    """Put ``service`` (and the admins and watch settings) into the application's state."""
+    state = state_of(app)
+    state.service = service
+    if settings is not None:
+        state.admins = frozenset(settings.admin_user_ids)
+        state.watch = settings.watch_knowledge
+    return state
+
+
+def run_polling(settings: Settings, assistant: Knowledge) -> None:
     """Long polling until SIGINT or SIGTERM, then a graceful shutdown."""
     app = build_application(settings, assistant)
     log.info("polling %s", urlparse(settings.telegram_api_base_url).netloc)
     app.run_polling(allowed_updates=ALLOWED_UPDATES, stop_signals=(signal.SIGINT, signal.SIGTERM))
 
 
-def run_webhook(settings: Settings, assistant: Assistant | KnowledgeHolder) -> None:
+def run_webhook(settings: Settings, assistant: Knowledge) -> None:
     """PTB's webhook server on WEBHOOK_LISTEN:PORT at the path of WEBHOOK_URL; requests
     without the right X-Telegram-Bot-Api-Secret-Token header are refused with 403.
 

@@ -1,10 +1,11 @@
-"""Telegram update handlers: thin adapters from updates to the core and back.
+"""Telegram update handlers: thin adapters from updates to the service and back.
 
 Every handler reads ``update.effective_message`` (or the callback/inline query) and returns
 quietly when it is missing, so edited messages, channel posts and odd updates never crash.
-The knowledge being served lives in ``application.bot_data[HOLDER]`` (a
-:class:`~bot.reload.KnowledgeHolder`): each handler reads ``holder.assistant`` once and
-answers with that one, so a reload never mixes two versions in one answer.
+Each handler turns its update into a conversation key (:func:`.state.key_of`) and a
+:class:`~bot.core.types.Message` or choice id, calls the
+:class:`~bot.service.AssistantService` in a worker thread (it may wait on the database),
+and renders the reply.
 """
 from __future__ import annotations
 
@@ -21,54 +22,39 @@ from telegram import (
 from telegram import Message as TgMessage
 from telegram.constants import ChatType, MessageEntityType, ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
-from telegram.ext import ContextTypes
 
 from bot.core import render
-from bot.core.engine import Assistant, split_command
+from bot.core.engine import split_command
 from bot.core.types import Message, Reply
 from bot.i18n import SUPPORTED, _, language
 
 from .format import html_parts, keyboard
+from .state import CHANNEL, Context, key_of, service_of, state_of
 
 log = logging.getLogger(__name__)
 
-HOLDER = "knowledge"
-QUESTIONS = "question_log"    # bot.storage.QuestionLog, when a database is configured
-SUBSCRIPTIONS = "subscriptions"  # bot.storage.Subscriptions, when a database is configured
 INLINE_KINDS = ("talk", "person", "doctor", "topic")
 MAX_INLINE_RESULTS = 20
 
 
-def assistant_of(context: ContextTypes.DEFAULT_TYPE) -> Assistant:
-    """Return the assistant currently serving (the last good knowledge version)."""
-    return context.application.bot_data[HOLDER].assistant
+def _message(update: Update, text: str) -> Message:
+    user = update.effective_user
+    return Message(text=text, user_id=str(user.id) if user else None)
 
 
-LANGUAGE_NAMES = {"en": "English", "fr": "Français", "ar": "العربية", "zh": "中文"}
-
-
-def preferred_language(context: ContextTypes.DEFAULT_TYPE) -> str | None:
-    """Return the language the user chose with /language, or None (detect per message)."""
-    data = context.user_data
-    return data.get("lang") if data is not None else None
-
-
-def user_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
+async def user_language(update: Update, context: Context) -> str | None:
     """The language to write a note in when there is no text to detect it from: the
-    /language choice, else the Telegram app's language (``language_code``, "fr-FR" -> "fr")
-    when it is one of SUPPORTED, else None (English)."""
-    chosen = preferred_language(context)
-    if chosen:
-        return chosen
+    conversation's /language choice, else the Telegram app's language (``language_code``,
+    "fr-FR" -> "fr") when it is one of SUPPORTED, else None (English)."""
+    key = key_of(update)
+    if key is not None:
+        chosen = await asyncio.to_thread(service_of(context.application).language_of,
+                                         CHANNEL, key)
+        if chosen:
+            return chosen
     user = update.effective_user
     code = (user.language_code or "").split("-")[0].lower() if user else ""
     return code if code in SUPPORTED else None
-
-
-def _message(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> Message:
-    user = update.effective_user
-    return Message(text=text, user_id=str(user.id) if user else None,
-                   lang=preferred_language(context))
 
 
 def thread_of(message: object) -> int | None:
@@ -99,6 +85,31 @@ async def answer_quietly(query, text: str | None = None, *, alert: bool = False)
         log.info("callback query not answered: %s", type(exc).__name__)
         return False
     return True
+
+
+async def say(update: Update, context: Context, text: str,
+              markup: InlineKeyboardMarkup | None = None) -> None:
+    """Send plain ``text`` where ``update`` came from (its chat and forum topic), then, for a
+    pressed button, answer the callback query best effort. A button under an inline-mode
+    result has no chat: the text becomes the button's answer (an alert, 200 characters)."""
+    chat_id, thread = where(update)
+    query = update.callback_query
+    if chat_id is not None:
+        await context.bot.send_message(chat_id, text, reply_markup=markup,
+                                       message_thread_id=thread)
+    if query is not None:
+        await answer_quietly(query, None if chat_id is not None else text,
+                             alert=chat_id is None)
+
+
+async def answer(update: Update, context: Context, text: str) -> Reply | None:
+    """Ask the service to answer ``text`` in the update's conversation (None when the
+    update has no conversation)."""
+    key = key_of(update)
+    if key is None:
+        return None
+    return await asyncio.to_thread(service_of(context.application).handle, CHANNEL, key,
+                                   _message(update, text))
 
 
 async def send_reply(bot, chat_id: int, reply: Reply, reply_to: int | None = None,
@@ -139,16 +150,20 @@ def without_mention(text: str, username: str) -> str:
     return text if index < 0 else (text[:index] + text[index + len(mention):]).strip()
 
 
-async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Any command (/start, /help, /sessions, /speakers, /doctor ..., /emergency, /about):
-    the core parses it, including a deep-link payload such as "/start doctors"."""
+async def on_command(update: Update, context: Context) -> None:
+    """Any command the core or the service answers (/start, /help, /sessions, /speakers,
+    /doctor ..., /emergency, /about, /language), including a deep-link payload such as
+    "/start doctors"."""
     message = update.effective_message
     if message is None or not message.text:
         return
-    reply = assistant_of(context).reply(_message(update, context, message.text))
+    reply = await answer(update, context, message.text)
+    if reply is None:
+        return
     extra = None
+    service = service_of(context.application)
     if split_command(message.text)[0].split("@")[0].lower() == "start" and \
-            context.application.bot_data.get(SUBSCRIPTIONS) is not None:
+            service.storage is not None:
         with language(reply.lang):  # a way to get the announcements, right under /start
             extra = [InlineKeyboardButton(_("Subscribe to announcements"),
                                           callback_data="sub:on")]
@@ -156,7 +171,7 @@ async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
                      thread=thread_of(message))
 
 
-async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_text(update: Update, context: Context) -> None:
     """Free text: always in private chats; in groups only when addressed to the bot."""
     message = update.effective_message
     if message is None or not message.text:
@@ -169,7 +184,7 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await _answer_text(update, context, message, text)
 
 
-async def on_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_media(update: Update, context: Context) -> None:
     """A message that is not text (photo, voice, sticker, document, location ...): its
     caption is answered like a text; without one, a short note says that the bot reads
     text, in the user's language. In groups, only when addressed to the bot."""
@@ -184,102 +199,41 @@ async def on_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if caption.strip():
         await _answer_text(update, context, message, caption)
         return
-    with language(user_language(update, context)):
+    with language(await user_language(update, context)):
         note = render.text_only()
     quote = message.message_id if message.chat.type != ChatType.PRIVATE else None
     await context.bot.send_message(message.chat_id, note, message_thread_id=thread_of(message),
                                    reply_to_message_id=quote, allow_sending_without_reply=True)
 
 
-async def _answer_text(update: Update, context: ContextTypes.DEFAULT_TYPE, message: TgMessage,
+async def _answer_text(update: Update, context: Context, message: TgMessage,
                        text: str) -> None:
-    reply = assistant_of(context).reply(_message(update, context, text))
+    reply = await answer(update, context, text)
+    if reply is None:
+        return
     log.debug("answered intent=%s confidence=%.2f", reply.intent, reply.confidence)
-    await record_question(context, text, reply)
     quote = message.message_id if message.chat.type != ChatType.PRIVATE else None
     await send_reply(context.bot, message.chat_id, reply, reply_to=quote,
                      thread=thread_of(message))
 
 
-async def record_question(context: ContextTypes.DEFAULT_TYPE, text: str, reply: Reply) -> None:
-    """Count the reply, and keep the question when the bot could not answer it (for the
-    admins' /unanswered). Never the user's id; a storage failure never stops answering."""
-    questions = context.application.bot_data.get(QUESTIONS)
-    if questions is None:
-        return
-    closest = reply.candidates[0].key if reply.candidates else None
-    try:
-        await asyncio.to_thread(questions.record, question=text, intent=reply.intent,
-                                lang=reply.lang, answered=reply.intent != "fallback",
-                                closest=closest)
-    except Exception as exc:  # noqa: BLE001
-        log.warning("could not record a question: %s", type(exc).__name__)
-
-
-async def on_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/language [en|fr|ar|zh|auto]: the user's choice wins over detection from then on;
-    without an argument, buttons offer the four languages."""
-    message = update.effective_message
-    if message is None or context.user_data is None:
-        return
-    wanted = (context.args[0].lower() if context.args else "")
-    if wanted in LANGUAGE_NAMES or wanted == "auto":
-        await _set_language(update, context, wanted)
-        return
-    buttons = InlineKeyboardMarkup(
-        [[InlineKeyboardButton(name, callback_data=f"lang:{code}")]
-         for code, name in LANGUAGE_NAMES.items()] +
-        [[InlineKeyboardButton("Auto", callback_data="lang:auto")]])
-    await context.bot.send_message(message.chat_id, "Language / Langue / اللغة / 语言",
-                                   reply_markup=buttons, message_thread_id=thread_of(message))
-
-
-async def _set_language(update: Update, context: ContextTypes.DEFAULT_TYPE, code: str) -> None:
-    """Store the /language choice and confirm it (in the chat and topic of ``update``; as
-    the button's answer when the button has no chat)."""
-    if code == "auto":
-        context.user_data.pop("lang", None)
-    else:
-        context.user_data["lang"] = code
-    with language(code if code != "auto" else None):
-        text = render.language_set(LANGUAGE_NAMES.get(code))
-    await say(update, context, text)
-
-
-async def say(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str,
-              markup: InlineKeyboardMarkup | None = None) -> None:
-    """Send plain ``text`` where ``update`` came from (its chat and forum topic), then, for a
-    pressed button, answer the callback query best effort. A button under an inline-mode
-    result has no chat: the text becomes the button's answer (an alert, 200 characters)."""
-    chat_id, thread = where(update)
+async def on_choice(update: Update, context: Context) -> None:
+    """A pressed button: the chosen answer, in the conversation's language, is sent first
+    (in the chat and topic of the button's message), then the callback query is answered,
+    best effort. Stale or forged data only gets a polite "that option has expired" notice.
+    A button under an inline-mode result (no chat) answers in the user's private chat."""
     query = update.callback_query
-    if chat_id is not None:
-        await context.bot.send_message(chat_id, text, reply_markup=markup,
-                                       message_thread_id=thread)
-    if query is not None:
-        await answer_quietly(query, None if chat_id is not None else text,
-                             alert=chat_id is None)
-
-
-async def on_choice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A pressed button: the chosen answer is sent first (in the chat and topic of the
-    button's message), then the callback query is answered, best effort. Stale or forged
-    data only gets a polite "that option has expired" notice."""
-    query = update.callback_query
-    if query is None:
+    key = key_of(update)
+    if query is None or key is None:
         return
-    assistant = assistant_of(context)
-    lang = preferred_language(context)
-    code = (query.data or "").removeprefix("lang:")
-    if query.data and query.data.startswith("lang:") and \
-            (code in LANGUAGE_NAMES or code == "auto") and context.user_data is not None:
-        await _set_language(update, context, code)
-        return
-    if not assistant.knows(query.data or ""):
+    service = service_of(context.application)
+    data = query.data or ""
+    if not service.knows(data):
+        lang = await asyncio.to_thread(service.language_of, CHANNEL, key)
         with language(lang):
             await answer_quietly(query, render.expired())
         return
-    reply = assistant.choose(query.data, lang or "en")
+    reply = await asyncio.to_thread(service.choose, CHANNEL, key, data)
     chat_id, thread = where(update)
     if chat_id is not None:
         await send_reply(context.bot, chat_id, reply, thread=thread)
@@ -288,15 +242,16 @@ async def on_choice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await send_reply(context.bot, query.from_user.id, reply)
         except (Forbidden, BadRequest) as exc:  # the user never opened a chat with the bot
             log.info("chosen answer not delivered: %s", type(exc).__name__)
-            with language(lang):
+            with language(reply.lang):
                 await answer_quietly(query, render.open_chat(), alert=True)
             return
     await answer_quietly(query)
 
 
-async def on_inline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_inline(update: Update, context: Context) -> None:
     """Inline mode ("@ThisBot preeclampsia"): matching talks, speakers and doctors as
-    articles the user can send; an urgent message gets the emergency guidance article."""
+    articles the user can send; an urgent message gets the emergency guidance article.
+    Inline queries have no chat: the user's private-chat language preference applies."""
     query = update.inline_query
     if query is None:
         return
@@ -304,8 +259,10 @@ async def on_inline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not text:
         await query.answer([], cache_time=300)
         return
-    assistant = assistant_of(context)
-    reply = assistant.reply(_message(update, context, text))
+    service = service_of(context.application)
+    assistant = service.assistant
+    lang = await asyncio.to_thread(service.language_of, CHANNEL, str(query.from_user.id))
+    reply = assistant.reply(Message(text, user_id=str(query.from_user.id), lang=lang))
     results = []
     if reply.intent == "emergency":
         with language(reply.lang):
@@ -326,8 +283,34 @@ def _article(key: str, title: str, reply: Reply) -> InlineQueryResultArticle:
                                                       parse_mode=ParseMode.HTML))
 
 
-async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log a failed update (never the message text) and keep the bot running."""
+async def on_error(update: object, context: Context) -> None:
+    """Log a failed update (never the message text), tell the admins (at most one notice
+    per ten minutes, see :meth:`AssistantService.error_report`) and keep running."""
     update_id = update.update_id if isinstance(update, Update) else None
-    log.error("update %s failed: %s", update_id, type(context.error).__name__,
-              exc_info=context.error)
+    error = context.error
+    log.error("update %s failed: %s", update_id, type(error).__name__, exc_info=error)
+    state = state_of(context.application)
+    if state.service is None or error is None:
+        return
+    kind = _update_kind(update)
+    text = state.service.error_report(f"a {kind} (update {update_id})", error)
+    if text is None:
+        return
+    for admin_id in state.admins:
+        try:
+            await context.bot.send_message(admin_id, text)
+        except Exception as exc:  # noqa: BLE001 - an admin who blocked the bot
+            log.warning("could not report an error to an admin: %s", type(exc).__name__)
+
+
+def _update_kind(update: object) -> str:
+    if not isinstance(update, Update):
+        return "job"
+    if update.callback_query is not None:
+        return "button press"
+    if update.inline_query is not None:
+        return "inline query"
+    message = update.effective_message
+    if message is not None and message.text and message.text.startswith("/"):
+        return "command"
+    return "message"

@@ -20,7 +20,7 @@ from datetime import timedelta
 import httpx
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
-from telegram.ext import Application, ContextTypes
+from telegram.ext import Application
 from telegram.request import HTTPXRequest
 
 from bot.broadcast import admin as announcements
@@ -39,15 +39,11 @@ from bot.core.engine import split_command
 from bot.i18n import _, language
 from bot.settings import Settings
 
-from .admin import ADMINS
-from .handlers import SUBSCRIPTIONS, answer_quietly, preferred_language, say
+from .handlers import answer_quietly, say
+from .state import CHANNEL, Context, key_of, service_of, state_of
 
 log = logging.getLogger(__name__)
 
-ENGINE = "engine"                   # the SQLAlchemy engine
-WORKER = "broadcast_worker"
-PREVIEWS = "announcement_previews"  # short token -> text, until Send or Cancel
-CHANNEL = "telegram"
 TICK_SECONDS = 10                   # how often the worker looks for due announcements
 BROADCAST_READ_TIMEOUT = 10.0       # s; a later answer makes the message "in doubt"
 
@@ -150,7 +146,7 @@ def start_worker(app: Application, engine, settings: Settings) -> None:
         rate_per_second=rate, concurrency=concurrency,
         max_age=timedelta(hours=settings.broadcast_max_age_hours),
         on_finished=lambda report: _report_to_admins(app, report))
-    app.bot_data[WORKER] = worker
+    state_of(app).worker = worker
     if app.job_queue is not None:
         app.job_queue.run_repeating(_tick, interval=TICK_SECONDS, first=2, name="broadcast")
 
@@ -159,7 +155,7 @@ def install_stop_signals(app: Application) -> None:
     """Make SIGTERM and SIGINT stop the broadcast worker at once, then the application
     (PTB's own handler raises SystemExit only; the job queue would otherwise wait for a
     long broadcast pass to end). Called from ``post_init``, inside the running loop."""
-    worker = app.bot_data.get(WORKER)
+    worker = state_of(app).worker
     if worker is None:
         return
     loop = asyncio.get_running_loop()
@@ -175,14 +171,14 @@ def install_stop_signals(app: Application) -> None:
             return
 
 
-async def on_migrate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_migrate(update: Update, context: Context) -> None:
     """A group became a supergroup (``migrate_to_chat_id``): its subscription moves to
     the new chat id, so announcements keep reaching it."""
     message = update.effective_message
-    subscriptions = context.bot_data.get(SUBSCRIPTIONS)
-    if message is None or subscriptions is None or not message.migrate_to_chat_id:
+    storage = service_of(context.application).storage
+    if message is None or storage is None or not message.migrate_to_chat_id:
         return
-    await asyncio.to_thread(subscriptions.move, CHANNEL, message.chat_id,
+    await asyncio.to_thread(storage.subscriptions.move, CHANNEL, message.chat_id,
                             message.migrate_to_chat_id)
 
 
@@ -190,13 +186,13 @@ async def stop_worker(app: Application) -> None:
     """On SIGTERM or shutdown: the running pass stops claiming, finishes the messages in
     flight and hands the rest back (well within a platform's 30 s grace), then the
     worker's Bot is closed."""
-    worker = app.bot_data.get(WORKER)
+    state = state_of(app)
+    worker = state.worker
     if worker is None:
         return
     worker.stop()
-    lock = app.bot_data.get("broadcast_lock")
-    if lock is not None and lock.locked():
-        async with lock:
+    if state.broadcast_lock.locked():
+        async with state.broadcast_lock:
             pass
     try:
         await worker.sender.bot.shutdown()
@@ -204,19 +200,19 @@ async def stop_worker(app: Application) -> None:
         log.debug("broadcast bot shutdown failed", exc_info=True)
 
 
-async def _tick(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _tick(context: Context) -> None:
     await run_pass(context.application)
 
 
 async def run_pass(app: Application) -> None:
     """One pass of the worker; passes never overlap in one process (a lock), and a
     failed pass is logged and left to the next one (nothing is lost: rows stay pending)."""
-    lock = app.bot_data.setdefault("broadcast_lock", asyncio.Lock())
-    if lock.locked():
+    state = state_of(app)
+    if state.broadcast_lock.locked() or state.worker is None:
         return
-    async with lock:
+    async with state.broadcast_lock:
         try:
-            worker = app.bot_data[WORKER]
+            worker = state.worker
             if worker.stopping:
                 return
             await worker.sender.bot.initialize()   # once; later calls return at once
@@ -229,7 +225,7 @@ async def _report_to_admins(app: Application, report) -> None:
     text = (f"Announcement {report.id} {report.status}: {report.sent} sent, "
             f"{report.failed} failed, {report.blocked} blocked, {report.skipped} skipped, "
             f"{report.in_doubt} in doubt, {report.unreachable} unreachable.")
-    for admin_id in app.bot_data.get(ADMINS, ()):
+    for admin_id in state_of(app).admins:
         try:
             await app.bot.send_message(admin_id, text)
         except Exception as exc:  # noqa: BLE001
@@ -237,48 +233,45 @@ async def _report_to_admins(app: Application, report) -> None:
                         type(exc).__name__)
 
 
-def _subscriptions(context: ContextTypes.DEFAULT_TYPE):
-    return context.application.bot_data.get(SUBSCRIPTIONS)
-
-
-def subscriber_chat(update: Update) -> int:
+def subscriber_chat(update: Update) -> int | None:
     """The chat announcements go to: this chat; for a button under an inline-mode result
     (no chat), the user's private chat, whose id is the user's id."""
-    chat = update.effective_chat
-    return chat.id if chat is not None else update.effective_user.id
+    chat, user = update.effective_chat, update.effective_user
+    return chat.id if chat is not None else user.id if user is not None else None
 
 
-async def on_subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _subscription(update: Update, context: Context, action: str) -> None:
+    """Run the service's subscribe/unsubscribe/forget for the update's chat and
+    conversation, and say its confirmation."""
+    chat, key = subscriber_chat(update), key_of(update)
+    if chat is None or key is None:
+        return
+    service = service_of(context.application)
+    method = {"subscribe": service.subscribe, "unsubscribe": service.unsubscribe,
+              "forget": service.forget}[action]
+    await say(update, context, await asyncio.to_thread(method, CHANNEL, str(chat), key))
+
+
+async def on_subscribe(update: Update, context: Context) -> None:
     """/subscribe (or the button): one subscription per chat, however often asked."""
-    store = _subscriptions(context)
-    lang = preferred_language(context)
-    with language(lang):
-        if store is None:
-            await say(update, context, _("Subscriptions are not available on this bot."))
-            return
-        new = await asyncio.to_thread(store.subscribe, CHANNEL, subscriber_chat(update),
-                                      lang)
-        await say(update, context, _("You are subscribed to the forum's announcements. Send "
-                                      "/unsubscribe to stop.") if new else
-                   _("You were already subscribed to the forum's announcements."))
+    await _subscription(update, context, "subscribe")
 
 
-async def on_unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_unsubscribe(update: Update, context: Context) -> None:
     """/unsubscribe: at once, also for a broadcast being sent."""
-    store = _subscriptions(context)
-    with language(preferred_language(context)):
-        if store is None:
-            await say(update, context, _("Subscriptions are not available on this bot."))
-            return
-        done = await asyncio.to_thread(store.unsubscribe, CHANNEL, subscriber_chat(update))
-        await say(update, context, _("You are unsubscribed: no more announcements will be "
-                                      "sent to you.") if done else
-                   _("You were not subscribed."))
+    await _subscription(update, context, "unsubscribe")
 
 
-async def on_forget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _language(update: Update, context: Context) -> str | None:
+    key = key_of(update)
+    if key is None:
+        return None
+    return await asyncio.to_thread(service_of(context.application).language_of, CHANNEL, key)
+
+
+async def on_forget(update: Update, context: Context) -> None:
     """/forget: ask for confirmation before deleting everything stored about the user."""
-    with language(preferred_language(context)):
+    with language(await _language(update, context)):
         markup = InlineKeyboardMarkup([[
             InlineKeyboardButton(_("Yes, delete"), callback_data="forget:yes"),
             InlineKeyboardButton(_("No, keep"), callback_data="forget:no")]])
@@ -290,43 +283,41 @@ async def on_forget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 BUTTONS = r"^(sub:on|forget:(yes|no)|ann:(send|drop|cancel):[0-9a-f]{8})$"
 
 
-async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_button(update: Update, context: Context) -> None:
     """This module's buttons (callback data matching BUTTONS): subscribe, forget, and the
     admins' announcement Send / Cancel buttons. The work is done first; the callback query
     is answered afterwards, best effort (a late answer is refused by Telegram)."""
-    data = update.callback_query.data or ""
+    query = update.callback_query
+    if query is None:
+        return
+    data = query.data or ""
     if data == "sub:on":
         await on_subscribe(update, context)
     elif data.startswith("forget:"):
-        with language(preferred_language(context)):
-            if data == "forget:no":
+        if data == "forget:no":
+            with language(await _language(update, context)):
                 await say(update, context, _("Nothing was deleted."))
-                return
-            store = _subscriptions(context)
-            if store is not None:
-                await asyncio.to_thread(store.forget, CHANNEL, subscriber_chat(update))
-            if context.user_data is not None:
-                context.user_data.clear()
-            await say(update, context, _("Everything stored about you has been deleted."))
+            return
+        await _subscription(update, context, "forget")
     else:
         await _on_announcement_button(update, context, data)
 
 
 # -- admins ------------------------------------------------------------------------------
-async def on_announce(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_announce(update: Update, context: Context) -> None:
     """/announce TEXT (admins): a preview with Send and Cancel buttons."""
     message = update.effective_message
     text = split_command(message.text)[1] if message and message.text else ""
     if not text:
         await message.reply_text("Usage: /announce TEXT (you will see a preview first).")
         return
-    if context.application.bot_data.get(ENGINE) is None:
+    storage = service_of(context.application).storage
+    if storage is None:
         await message.reply_text("No database is configured: announcements are not available.")
         return
     token = secrets.token_hex(4)
-    context.application.bot_data.setdefault(PREVIEWS, {})[token] = text
-    store = _subscriptions(context)
-    count = await asyncio.to_thread(store.count_active, CHANNEL) if store else 0
+    state_of(context.application).previews[token] = text
+    count = await asyncio.to_thread(storage.subscriptions.count_active, CHANNEL)
     markup = InlineKeyboardMarkup([[
         InlineKeyboardButton("Send", callback_data=f"ann:send:{token}"),
         InlineKeyboardButton("Cancel", callback_data=f"ann:drop:{token}")]])
@@ -334,13 +325,13 @@ async def on_announce(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
                              reply_markup=markup)
 
 
-async def on_announcements(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_announcements(update: Update, context: Context) -> None:
     """/announcements (admins): scheduled and sent announcements with delivery counts."""
-    engine = context.application.bot_data.get(ENGINE)
-    if engine is None:
+    storage = service_of(context.application).storage
+    if storage is None:
         await update.effective_message.reply_text("No database is configured.")
         return
-    rows = await asyncio.to_thread(announcements.list_announcements, engine, limit=20)
+    rows = await asyncio.to_thread(announcements.list_announcements, storage.engine, limit=20)
     if not rows:
         await update.effective_message.reply_text("No announcements.")
         return
@@ -351,33 +342,34 @@ async def on_announcements(update: Update, context: ContextTypes.DEFAULT_TYPE) -
                      + (f" - {counts}" if counts else "") + f"\n   {render.shorten(row.text, 80)}")
         if row.status == "scheduled":
             token = secrets.token_hex(4)
-            context.application.bot_data.setdefault(PREVIEWS, {})[token] = ("cancel", row.id)
+            state_of(context.application).previews[token] = ("cancel", row.id)
             buttons.append([InlineKeyboardButton(f"Cancel {i}", callback_data=f"ann:cancel:{token}")])
     await update.effective_message.reply_text(
         "\n".join(lines)[:4000], reply_markup=InlineKeyboardMarkup(buttons) if buttons else None)
 
 
-async def _on_announcement_button(update: Update, context: ContextTypes.DEFAULT_TYPE,
+async def _on_announcement_button(update: Update, context: Context,
                                   data: str) -> None:
     query = update.callback_query
     user = update.effective_user
-    if user is None or user.id not in context.application.bot_data.get(ADMINS, ()):
+    state = state_of(context.application)
+    storage = service_of(context.application).storage
+    if user is None or user.id not in state.admins or storage is None:
         await answer_quietly(query, render.expired())  # not an admin: no such button
         return
     _kind, action, token = (data.split(":", 2) + ["", ""])[:3]
-    previews = context.application.bot_data.setdefault(PREVIEWS, {})
-    pending = previews.pop(token, None)
+    pending = state.previews.pop(token, None)
     if pending is None:
         await answer_quietly(query, "That preview has expired.")
         return
-    engine = context.application.bot_data[ENGINE]
+    engine = storage.engine
     try:
         if action == "send" and isinstance(pending, str):
             announcement_id = await asyncio.to_thread(
                 announcements.create_adhoc, engine, pending, f"admin {user.id}")
             text = (f"Announcement {announcement_id} queued: it is being sent now; you will "
                     "get the totals when it is finished.")
-            if context.application.bot_data.get(WORKER) is not None:
+            if state.worker is not None:
                 context.application.create_task(run_pass(context.application))
         elif action == "cancel" and isinstance(pending, tuple):
             done = await asyncio.to_thread(announcements.cancel, engine, pending[1])
@@ -386,6 +378,6 @@ async def _on_announcement_button(update: Update, context: ContextTypes.DEFAULT_
         else:
             text = "Announcement not sent."
     except Exception:
-        previews[token] = pending  # nothing was done: the button still works
+        state.previews[token] = pending  # nothing was done: the button still works
         raise
     await say(update, context, text)

@@ -15,23 +15,30 @@ Status codes: 200 answered; 400 malformed request (not UTF-8, not well-formed XM
 entity declaration, missing or repeated fields, undecryptable); 403 bad signature (logged
 without the body); 405 other methods; 413 body over MAX_BODY bytes.
 
+Answers come from the :class:`~bot.service.AssistantService` (channel "wechat", the
+follower's OpenID as conversation key): follow-ups, a number picking one of the choices
+shown, /language (or a message that only names a language), /subscribe, /unsubscribe,
+/forget, and for the OpenIDs in WECHAT_ADMIN_OPENIDS /reload, /version, /unanswered and
+/stats. The service may wait on the database, so it runs in a worker thread.
+
 Retries: WeChat gives up on a request after 5 seconds and sends the same message again,
-three times in all. The core answers in about a millisecond (0.1-2.5 ms measured on the
-bundled knowledge), so it is called right on the event loop: a worker thread would add no
-throughput (the core is pure Python, bound by the GIL) and would open a window between the
-retry-cache lookup and the store. Each answer's reply XML is kept (last RETRY_CACHE_SIZE
-messages, RETRY_TTL seconds) under the MsgId, or for events under FromUserName, CreateTime
-and Event; a retry gets the same XML back without a second computation.
+three times in all. Each answer's reply XML is kept (last RETRY_CACHE_SIZE messages,
+RETRY_TTL seconds) under the MsgId, or for events under FromUserName, CreateTime and Event;
+a retry gets the same XML back without a second computation, and a retry arriving while
+the first copy is still being answered waits for that answer.
 
 Logs carry the message kind, lengths, intent and timing, never the text, the body or the
 follower's OpenID (uvicorn's access log is off: its request line would show the OpenID).
 """
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 import secrets
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from xml.etree.ElementTree import Element, ParseError
 
@@ -53,6 +60,8 @@ from bot.core import render
 from bot.core.engine import Assistant
 from bot.core.types import Message, Reply
 from bot.i18n import language
+from bot.reload import ReloadResult
+from bot.service import AssistantService, Reloaders
 from bot.settings import ConfigError, Settings
 
 from . import format
@@ -66,8 +75,7 @@ MAX_HEARD = 80                   # characters of a voice transcript quoted back
 MAX_BODY = 64 * 1024             # largest accepted POST body, bytes (WeChat's are < 4 KiB)
 RETRY_CACHE_SIZE = 2000          # replies kept for retried messages
 RETRY_TTL = 300.0                # seconds a reply is kept for retries
-CHOICE_MEMORY_SIZE = 10_000      # followers whose numbered choices are remembered
-CHOICE_TTL = 1800.0              # seconds a follower's numbered choices stay valid
+CHANNEL = "wechat"
 NO_REPLY = "success"             # what WeChat accepts as "nothing to send"
 XML = "application/xml"
 
@@ -156,23 +164,22 @@ class WeChatWebhook:
     """The webhook's state and its two request handlers.
 
     Args:
-        assistant: the core; replace the ``assistant`` attribute to swap the knowledge.
+        service: the assistant service (an Assistant is served by a service without
+            database, conversations in memory).
         creds: token, and AppID and AES key for safe mode.
         retries: MsgId (or event key) -> reply XML; default RETRY_CACHE_SIZE/RETRY_TTL.
-        choices: OpenID -> (choice ids shown, lang); default CHOICE_MEMORY_SIZE/CHOICE_TTL.
     """
 
-    def __init__(self, assistant: Assistant, creds: Credentials, *,
-                 retries: RecentCache[str, str] | None = None,
-                 choices: RecentCache[str, tuple[tuple[str, ...], str]] | None = None):
-        self.assistant = assistant
+    def __init__(self, service: AssistantService | Assistant, creds: Credentials, *,
+                 retries: RecentCache[str, str] | None = None):
+        self.service = (service if isinstance(service, AssistantService)
+                        else AssistantService(service))
         self.creds = creds
         self.crypto = (WeChatCrypto(creds.token, creds.aes_key, creds.app_id)
                        if creds.safe_mode else None)
         self.retries = retries if retries is not None else RecentCache(RETRY_CACHE_SIZE,
                                                                        RETRY_TTL)
-        self.choices = choices if choices is not None else RecentCache(CHOICE_MEMORY_SIZE,
-                                                                       CHOICE_TTL)
+        self._answering: dict[str, asyncio.Future[str]] = {}
 
     # -- HTTP -----------------------------------------------------------------------------
     async def verify(self, request: Request) -> Response:
@@ -201,16 +208,19 @@ class WeChatWebhook:
         key = fields["MsgId"] or f"{fields['FromUserName']}|{fields['CreateTime']}|" \
                                  f"{fields['Event'].lower()}"
         reply_xml = self.retries.get(key)
+        pending = self._answering.get(key)
         if reply_xml is not None:
             log.info("WeChat retry of a %s answered from the cache", fields["MsgType"])
+        elif pending is not None:
+            log.info("WeChat retry of a %s waits for its first answer", fields["MsgType"])
+            reply_xml = await asyncio.shield(pending)
         else:
             try:
                 message = parse_message(xml)
             except Exception as exc:  # noqa: BLE001 - whatever xmltodict/wechatpy dislike
                 return _refuse(request, Refused(400, f"unreadable message "
                                                      f"({type(exc).__name__})"))
-            reply_xml = self._answer(message, started)
-            self.retries.put(key, reply_xml)
+            reply_xml = await self._answer_once(key, message, started)
         if reply_xml == NO_REPLY:
             return PlainTextResponse(NO_REPLY)
         if self.crypto is not None:
@@ -260,6 +270,22 @@ class WeChatWebhook:
                 raise Refused(400, f"{name} is not a number")
         return xml, fields
 
+    async def _answer_once(self, key: str, message: BaseMessage, started: float) -> str:
+        """Answer in a worker thread; retries of ``key`` meanwhile wait for this answer."""
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._answering[key] = future
+        try:
+            reply_xml = await asyncio.to_thread(self._answer, message, started)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved here: a waiting retry re-raises it
+            raise
+        finally:
+            self._answering.pop(key, None)
+        self.retries.put(key, reply_xml)
+        future.set_result(reply_xml)
+        return reply_xml
+
     def _answer(self, message: BaseMessage, started: float) -> str:
         """Return the reply XML (plain) for one parsed message, or NO_REPLY."""
         kind = message.type if message.type != "event" else f"event:{message.event}"
@@ -277,12 +303,10 @@ class WeChatWebhook:
                 note = render.from_speech(render.shorten(text, MAX_HEARD))
         elif message.type == "event" and message.event in GREETING_EVENTS:
             text = ""
-            reply = self.assistant.reply(Message("/start", user_id=openid,
-                                                 lang=self._language(openid)))
+            reply = self._event("/start", openid)
         elif message.type == "event" and message.event == "click":
             text = ""
-            reply = self.assistant.reply(Message(menu_command(message.key), user_id=openid,
-                                                 lang=self._language(openid)))
+            reply = self._event(menu_command(message.key), openid)
         elif message.type == "event" and message.event in SILENT_EVENTS:
             log.info("WeChat %s: no reply", kind)
             return NO_REPLY
@@ -294,27 +318,22 @@ class WeChatWebhook:
         else:  # within the byte limit; emergency guidance stays first
             content, shown = format.content(reply, format.MAX_BYTES - format.size(note) - 1)
             content = f"{content}\n{note}" if reply.intent == "emergency" else f"{note}\n{content}"
-        self.choices.put(openid, (tuple(c.id for c in shown), reply.lang))
         log.info("WeChat %s answered: intent=%s lang=%s in=%d chars out=%d bytes "
                  "choices=%d %.1f ms", kind, reply.intent, reply.lang, len(text),
                  format.size(content), len(shown), (time.perf_counter() - started) * 1000)
         return _render(message, content)
 
-    def _language(self, openid: str) -> str | None:
-        """The language of the follower's last answer (remembered with its choices), or
-        None: for events, which carry no text to detect it from."""
-        shown = self.choices.get(openid)
-        return shown[1] if shown else None
-
     def _text(self, text: str, openid: str) -> Reply:
-        """A typed message: a number picks one of the choices last shown, else the core
-        answers it (language detected by the core)."""
-        picked = text.strip()
-        shown = self.choices.get(openid)
-        if shown and picked.isdecimal() and 1 <= int(picked) <= len(shown[0]):
-            ids, lang = shown
-            return self.assistant.choose(ids[int(picked) - 1], lang)
-        return self.assistant.reply(Message(text, user_id=openid, lang=None))
+        """A typed (or spoken) message, answered by the service in the follower's
+        conversation: follow-ups, a number picking one of the choices shown, commands."""
+        return self.service.handle(CHANNEL, openid, Message(text, user_id=openid))
+
+    def _event(self, command: str, openid: str) -> Reply:
+        """An event (a new follower, a menu button) as a command, in the language of the
+        follower's conversation: events carry no text to detect it from."""
+        lang = self.service.conversation_language(CHANNEL, openid)
+        return self.service.handle(CHANNEL, openid, Message(command, user_id=openid,
+                                                            lang=lang))
 
 
 def menu_command(key: str | None) -> str:
@@ -324,17 +343,37 @@ def menu_command(key: str | None) -> str:
     return f"/{name}" if name in MENU_KEYS else "/help"
 
 
-def create_app(assistant: Assistant, creds: Credentials, **options) -> Starlette:
+def create_app(service: AssistantService | Assistant, creds: Credentials, *,
+               watch: bool = False, **options) -> Starlette:
     """Return the ASGI app serving GET and POST on PATH; ``options`` go to
-    :class:`WeChatWebhook` (retries, choices). The webhook is ``app.state.webhook``."""
-    hook = WeChatWebhook(assistant, creds, **options)
+    :class:`WeChatWebhook` (retries). The webhook is ``app.state.webhook``. While the app
+    runs, SIGHUP reloads the knowledge, and with ``watch`` so does any change in its folder
+    (the outcome is logged: a passive-reply channel cannot message its admins)."""
+    hook = WeChatWebhook(service, creds, **options)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        reloaders = Reloaders(hook.service, _log_reload)
+        reloaders.start(watch)
+        try:
+            yield
+        finally:
+            await reloaders.stop()
+
     app = Starlette(routes=[Route(PATH, hook.verify, methods=["GET"]),
-                            Route(PATH, hook.receive, methods=["POST"])])
+                            Route(PATH, hook.receive, methods=["POST"])], lifespan=lifespan)
     app.state.webhook = hook
     return app
 
 
-def run(settings: Settings, assistant: Assistant) -> None:
+async def _log_reload(result: ReloadResult, report: str) -> None:
+    if result.ok:
+        log.info("%s", report.splitlines()[0])
+    else:
+        log.warning("%s", report)
+
+
+def run(settings: Settings, service: AssistantService) -> None:
     """Serve the webhook on WEBHOOK_LISTEN:PORT at PATH until SIGINT or SIGTERM.
 
     Raises:
@@ -342,8 +381,9 @@ def run(settings: Settings, assistant: Assistant) -> None:
             or the address cannot be bound.
     """
     creds = credentials(settings)
-    serve(create_app(assistant, creds), settings.webhook_listen, settings.port,
-          "WeChat webhook", f"{PATH} ({'AES safe' if creds.safe_mode else 'plain'} mode)")
+    serve(create_app(service, creds, watch=settings.watch_knowledge), settings.webhook_listen,
+          settings.port, "WeChat webhook",
+          f"{PATH} ({'AES safe' if creds.safe_mode else 'plain'} mode)")
 
 
 # -- helpers ------------------------------------------------------------------------------

@@ -1,0 +1,59 @@
+"""One opened database with every log and store of the bot on it."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+
+from .conversations import SqlConversations
+from .db import create_engine_for, migrate
+from .models import utc_now
+from .questions import QuestionLog
+from .subscriptions import Subscriptions
+from .versions import VersionLog
+
+
+@dataclass(frozen=True)
+class Storage:
+    """The bot's database: its engine and the stores on it.
+
+    Attributes:
+        engine: the SQLAlchemy engine (SQLite or PostgreSQL), migrated.
+        questions: reply counts and unanswered questions (/unanswered, /stats).
+        versions: knowledge versions loaded.
+        subscriptions: who asked for announcements.
+        conversations: language preference and context per conversation.
+    """
+
+    engine: Engine
+    questions: QuestionLog
+    versions: VersionLog
+    subscriptions: Subscriptions
+    conversations: SqlConversations
+
+    @classmethod
+    def open(cls, url: str, *, retention_days: int = 30,
+             clock: Callable[[], datetime] = utc_now) -> Storage:
+        """Connect ``url`` (DATABASE_URL), migrate it to the newest schema, and return it.
+
+        Raises:
+            bot.settings.ConfigError: ``url`` is not a supported database URL.
+            sqlalchemy.exc.SQLAlchemyError: the database cannot be opened or migrated.
+        """
+        engine = create_engine_for(url)
+        try:
+            migrate(engine)
+        except Exception:
+            engine.dispose()
+            raise
+        return cls(engine=engine,
+                   questions=QuestionLog(engine, retention_days=retention_days, clock=clock),
+                   versions=VersionLog(engine, clock=clock),
+                   subscriptions=Subscriptions(engine, clock=clock),
+                   conversations=SqlConversations(engine))
+
+    def close(self) -> None:
+        """Close the engine's connections."""
+        self.engine.dispose()
