@@ -25,11 +25,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 from fake_bot_api import FakeBotApi  # noqa: E402
 from telegram.ext import ApplicationBuilder  # noqa: E402
 
-from bot.channels.telegram.app import build_application, register_handlers  # noqa: E402
-from bot.channels.telegram.handlers import HOLDER
+from bot.channels.telegram.app import attach, build_application, register_handlers  # noqa: E402
+from bot.channels.telegram.state import CONTEXT_TYPES  # noqa: E402
 from bot.core.engine import Assistant  # noqa: E402
 from bot.knowledge.loader import load_knowledge  # noqa: E402
-from bot.reload import KnowledgeHolder  # noqa: E402
+from bot.service import AssistantService  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 
 QUESTIONS = ["Who spoke about preeclampsia?", "who is cai bin", "find a doctor",
@@ -44,8 +44,9 @@ async def measure(assistant: Assistant, limiter: bool, messages: int, users: int
         if limiter:
             app = build_application(settings, assistant)
         else:
-            app = (ApplicationBuilder().token(fake.token).base_url(fake.base_url).build())
-            app.bot_data[HOLDER] = KnowledgeHolder.fixed(assistant)
+            app = (ApplicationBuilder().token(fake.token).base_url(fake.base_url)
+                   .context_types(CONTEXT_TYPES).build())
+            attach(app, AssistantService(assistant))
             register_handlers(app)
         await app.initialize()
         await app.start()

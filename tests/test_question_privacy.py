@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from bot.channels.telegram.admin import unanswered_text
+from bot.service.reports import unanswered_text
 from bot.storage import QuestionLog, create_engine_for, migrate
 
 # (what a user typed, the words an admin must still see, what must not be stored)

@@ -224,3 +224,19 @@ def test_questions_are_logged_for_the_admin_reports(database_url, assistant, clo
         assert "capital of france" in unanswered.lower()
     finally:
         service.close()
+
+
+def test_purge_drops_silent_conversations_but_keeps_language_choices(database_url, assistant,
+                                                                     clock):
+    service = open_service(database_url, assistant, clock)
+    try:
+        talk(service, "who is cai bin", conversation="silent")
+        talk(service, "/language ar", conversation="chooser")
+        clock.advance(days=2)
+        talk(service, "hello", conversation="recent")
+        assert service.purge() >= 1
+        assert service.conversations.load("web", "silent") is None
+        assert service.language_of("web", "chooser") == "ar"
+        assert service.conversations.load("web", "recent") is not None
+    finally:
+        service.close()

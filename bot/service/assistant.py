@@ -42,6 +42,7 @@ from . import reports
 log = logging.getLogger(__name__)
 
 CONTEXT_TTL = timedelta(minutes=30)        # silence after which follow-ups start afresh
+CONVERSATION_RETENTION = timedelta(days=1)    # rows without a preference, then purged
 ERROR_REPORT_INTERVAL = timedelta(minutes=10)  # at most one error report to admins per ...
 LANGUAGE_PREFIX = "lang:"                  # choice ids of the /language menu
 LANGUAGE_NAMES = {"en": "English", "fr": "Français", "ar": "العربية", "zh": "中文"}
@@ -384,8 +385,16 @@ class AssistantService:
         return reports.stats_text(stats, days)
 
     def purge(self) -> int:
-        """Delete question-log rows past their retention; returns how many."""
-        return self.storage.questions.purge() if self.storage is not None else 0
+        """Delete question-log rows past their retention, and conversations silent for a
+        day that keep no language preference; returns how many rows."""
+        removed = 0
+        try:
+            removed += self.conversations.purge(self.clock() - CONVERSATION_RETENTION)
+        except Exception as exc:  # noqa: BLE001 - the next purge tries again
+            log.warning("could not purge conversations: %s", type(exc).__name__)
+        if self.storage is not None:
+            removed += self.storage.questions.purge()
+        return removed
 
     def error_report(self, where: str, error: BaseException) -> str | None:
         """The admins' notice of a failed update, at most one per ERROR_REPORT_INTERVAL

@@ -70,6 +70,11 @@ class ConversationStore(Protocol):
         """Delete the conversation; return how many rows were deleted (0 or 1)."""
         ...
 
+    def purge(self, before: datetime) -> int:
+        """Delete conversations silent since before ``before`` that keep no language
+        preference (their context has long expired); return how many."""
+        ...
+
 
 def check_key(channel: str, conversation: str) -> None:
     """Raise ValueError when a channel name or conversation key is empty or too long."""
@@ -153,6 +158,13 @@ class SqlConversations:
                 _table.c.channel == channel, _table.c.conversation == conversation))
         return result.rowcount or 0
 
+    def purge(self, before: datetime) -> int:
+        """Delete rows older than ``before`` (aware) without a language preference."""
+        with self._engine.begin() as conn:
+            result = conn.execute(sa.delete(_table).where(
+                _table.c.language.is_(None), _table.c.updated_at < as_utc(before)))
+        return result.rowcount or 0
+
 
 class MemoryConversations:
     """Conversation states in this process only (no database configured): the
@@ -184,6 +196,15 @@ class MemoryConversations:
         check_key(channel, conversation)
         with self._lock:
             return 1 if self._states.pop((channel, conversation), None) is not None else 0
+
+    def purge(self, before: datetime) -> int:
+        """Drop states older than ``before`` without a language preference."""
+        with self._lock:
+            old = [key for key, state in self._states.items() if state.language is None
+                   and state.updated_at is not None and state.updated_at < before]
+            for key in old:
+                del self._states[key]
+        return len(old)
 
 
 __all__ = ["ConversationState", "ConversationStore", "MemoryConversations",
