@@ -61,7 +61,7 @@ async def bot(fake, knowledge_copy):
 
 
 async def serving(app, trigger: str, before: str) -> None:
-    holder = app.bot_data["knowledge"]
+    holder = app.bot_data.service.holder
     for _ in range(200):
         if holder.version.version != before and holder.version.trigger == trigger:
             return
@@ -71,7 +71,7 @@ async def serving(app, trigger: str, before: str) -> None:
 
 async def test_a_deploy_replacing_the_folder_and_later_edits_are_served(fake, bot,
                                                                         knowledge_copy: Path):
-    holder = bot.bot_data["knowledge"]
+    holder = bot.bot_data.service.holder
     new = knowledge_copy.parent / "knowledge.new"
     shutil.copytree(knowledge_copy, new)
     give_cai_bin_a_role(new / "people.yaml", "Head of the Delivery Room")
