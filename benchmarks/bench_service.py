@@ -37,7 +37,7 @@ from bot.service import AssistantService  # noqa: E402
 from bot.storage import Storage, create_engine_for  # noqa: E402
 
 CHATS = [
-    ["who is cai bin", "what did he talk about?", "and Li Jinbao?", "tell me more"],
+    ["who is cai bin", "what did he talk about?", "what about Li Jinbao?", "tell me more"],
     ["qui est Brini Jihane", "et elle ?", "1", "je cherche une sage-femme"],
     ["Cai Bin 是谁", "他讲了什么？", "他呢", "谁讲了子痫前期？"],
     ["شكون هي Brini Jihane", "و هي، على شنو هضرات؟", "و هو؟", "أبحث عن طبيب تخدير"],

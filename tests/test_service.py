@@ -30,7 +30,7 @@ def talk(service: AssistantService, *texts: str, conversation: str = "c1", chann
 
 # Three turns each: a name, a follow-up by pronoun, then another follow-up or a new name.
 CONVERSATIONS = {
-    "en": (["who is cai bin", "what did he talk about?", "and Li Jinbao?"],
+    "en": (["who is cai bin", "what did he talk about?", "what about Li Jinbao?"],
            ["Cai Bin", "Cai Bin", "Li Jinbao"], "Talk subject"),
     "fr": (["qui est Brini Jihane", "et elle ?", "de quoi a-t-elle parlé ?"],
            ["Brini Jihane"] * 3, "Sujet de l'intervention"),

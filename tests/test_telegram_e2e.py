@@ -142,7 +142,7 @@ async def test_group_mention_and_reply_to_the_bot_are_answered(fake, polling):
     fake.user_sends("@SummitTestBot who is cai bin", chat_id=-500, chat_type="group")
     [first] = await fake.wait_for_sent(1)
     assert "Cai Bin" in text_of(first)
-    fake.user_sends("and Li Jinbao?", chat_id=-500, chat_type="group",
+    fake.user_sends("what about Li Jinbao?", chat_id=-500, chat_type="group",
                     reply_to_message_id=first["message_id"])
     sent = await fake.wait_for_sent(2)
     assert "Li Jinbao" in text_of(sent[1])
@@ -281,7 +281,7 @@ async def test_language_choice_wins_over_detection(fake, polling):
 # -- conversations ------------------------------------------------------------------------
 TURNS = [  # (message, what the answer must contain), three turns per language
     ("who is cai bin", "Cai Bin"), ("what did he talk about?", "Talk subject"),
-    ("and Li Jinbao?", "Li Jinbao"),
+    ("what about Li Jinbao?", "Li Jinbao"),
     ("qui est Brini Jihane", "Brini Jihane"), ("et elle ?", "Sujet de l'intervention"),
     ("de quoi a-t-elle parlé ?", "Brini Jihane"),
     ("Cai Bin 是谁", "Cai Bin"), ("他讲了什么？", "报告主题"), ("他呢", "Cai Bin"),

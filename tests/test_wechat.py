@@ -518,7 +518,7 @@ def test_cli_serves_the_webhook_until_sigterm(forumbot, tmp_path):
 # -- conversations through the service ----------------------------------------------------
 TURNS = {  # three turns per language: a name, then follow-ups (or a new name)
     "en": [("who is cai bin", "Cai Bin"), ("what did he talk about?", "Talk subject"),
-           ("and Li Jinbao?", "Li Jinbao")],
+           ("what about Li Jinbao?", "Li Jinbao")],
     "fr": [("qui est Brini Jihane", "Brini Jihane"), ("et elle ?", "Sujet de l'intervention"),
            ("1", "Brini Jihane")],
     "zh": [("Cai Bin 是谁", "Cai Bin"), ("他讲了什么？", "报告主题"), ("他呢", "Cai Bin")],
