@@ -15,8 +15,9 @@ from typing import Literal
 # to /language, /subscribe, an admin command, ...
 Intent = Literal["greeting", "help", "event", "session", "speaker", "doctor", "emergency",
                  "health", "fallback", "smalltalk", "command"]
+# the core's intents ("command" is only the service's)
 INTENTS: tuple[str, ...] = ("greeting", "help", "event", "session", "speaker", "doctor",
-                            "emergency", "health", "fallback", "smalltalk", "command")
+                            "emergency", "health", "fallback", "smalltalk")
 
 
 @dataclass(frozen=True)
