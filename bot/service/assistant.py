@@ -222,7 +222,7 @@ class AssistantService:
         if command is not None:
             name, args = command
             if name in USER_COMMANDS:
-                return self._user_command(state, name, args)
+                return self._user_command(state, name, args, message.lang)
             if name in ADMIN_COMMANDS and self.is_admin(channel, message.user_id):
                 return self._admin_command(state, name, args)
         else:
@@ -293,8 +293,9 @@ class AssistantService:
                      lang=state.language or state.reply_lang or "en")
 
     # -- commands -------------------------------------------------------------------------
-    def _user_command(self, state: ConversationState, name: str, args: list[str]) -> Reply:
-        lang = state.language or state.reply_lang or "en"
+    def _user_command(self, state: ConversationState, name: str, args: list[str],
+                      asked_in: str | None = None) -> Reply:
+        lang = asked_in or state.language or state.reply_lang or "en"
         if name == "language":
             wanted = args[0].lower() if args else ""
             if wanted in LANGUAGE_NAMES or wanted == AUTO:
@@ -302,9 +303,9 @@ class AssistantService:
             return self._language_menu(state)
         chat = state.conversation
         if name == "subscribe":
-            text = self.subscribe(state.channel, chat, state.conversation)
+            text = self.subscribe(state.channel, chat, state.conversation, lang=asked_in)
         elif name == "unsubscribe":
-            text = self.unsubscribe(state.channel, chat, state.conversation)
+            text = self.unsubscribe(state.channel, chat, state.conversation, lang=asked_in)
         else:
             text = self.forget(state.channel, chat, state.conversation)
         return Reply(intent="command", text=text, lang=lang)
@@ -328,10 +329,12 @@ class AssistantService:
         return Reply(intent="command", text=text, lang="en")
 
     # -- subscriptions --------------------------------------------------------------------
-    def subscribe(self, channel: str, chat: str, conversation: str | None = None) -> str:
+    def subscribe(self, channel: str, chat: str, conversation: str | None = None, *,
+                  lang: str | None = None) -> str:
         """Subscribe the chat to announcements (one subscription per chat, however often
-        asked); returns the confirmation in the conversation's language."""
-        lang = self._lang_for(channel, conversation or chat)
+        asked); returns the confirmation in ``lang`` (the language the request was written
+        in, e.g. WeChat's "订阅"), else the conversation's language."""
+        lang = lang or self._lang_for(channel, conversation or chat)
         with language(lang):
             if self.storage is None:
                 return _("Subscriptions are not available on this bot.")
@@ -340,9 +343,11 @@ class AssistantService:
                       "stop.") if new else
                     _("You were already subscribed to the forum's announcements."))
 
-    def unsubscribe(self, channel: str, chat: str, conversation: str | None = None) -> str:
-        """Stop announcements to the chat, at once; returns the confirmation."""
-        with language(self._lang_for(channel, conversation or chat)):
+    def unsubscribe(self, channel: str, chat: str, conversation: str | None = None, *,
+                    lang: str | None = None) -> str:
+        """Stop announcements to the chat, at once; returns the confirmation (in ``lang``
+        when given, else the conversation's language)."""
+        with language(lang or self._lang_for(channel, conversation or chat)):
             if self.storage is None:
                 return _("Subscriptions are not available on this bot.")
             done = self.storage.subscriptions.unsubscribe(channel, chat)

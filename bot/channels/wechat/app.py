@@ -65,6 +65,7 @@ from bot.service import AssistantService, Reloaders
 from bot.settings import ConfigError, Settings
 
 from . import format
+from .announce import WeChatBroadcaster, note_seen, subscription_command
 from .cache import RecentCache
 from .emoticons import strip_emoticons
 
@@ -92,7 +93,7 @@ SILENT_EVENTS = frozenset({"unsubscribe", "location", "view", "view_miniprogram"
 # Menu buttons (CLICK events): the EventKey set in the account's menu configuration names
 # the section it opens; an unknown key opens the help, which lists every section.
 MENU_KEYS = frozenset({"sessions", "programme", "program", "speakers", "doctors", "doctor",
-                       "emergency", "about", "help", "start"})
+                       "emergency", "about", "help", "start", "subscribe", "unsubscribe"})
 # The fields read from the XML; each may appear at most once.
 FIELDS = ("ToUserName", "FromUserName", "CreateTime", "MsgType", "MsgId", "Event", "Content",
           "Encrypt")
@@ -291,9 +292,17 @@ class WeChatWebhook:
         kind = message.type if message.type != "event" else f"event:{message.event}"
         openid = message.source
         note = None  # a line added to the answer
+        storage = getattr(self.service, "storage", None)
+        note_seen(storage, openid)   # WeChat's 48-hour window for announcements starts now
         if message.type == "text":
             text = strip_emoticons(message.content or "")
-            reply = self._text(text, openid)
+            command = subscription_command(text)
+            if command is None:
+                reply = self._text(text, openid)
+            else:   # "订阅": answered in the keyword's language
+                lang = self.service.assistant.language.detect(text)
+                reply = self.service.handle(CHANNEL, openid,
+                                            Message(command, user_id=openid, lang=lang))
         elif message.type == "voice" and (message.recognition or "").strip():
             # speech recognition on: the transcript is answered like a text, and the
             # follower is told what was understood (recognition makes mistakes)
@@ -303,7 +312,16 @@ class WeChatWebhook:
                 note = render.from_speech(render.shorten(text, MAX_HEARD))
         elif message.type == "event" and message.event in GREETING_EVENTS:
             text = ""
+            if message.event != "scan" and storage is not None:
+                # following the account subscribes to the forum's announcements
+                self.service.subscribe(CHANNEL, openid, openid)
+                note_seen(storage, openid)
             reply = self._event("/start", openid)
+        elif message.type == "event" and message.event == "unsubscribe":
+            if storage is not None:   # unfollowed: no announcement may follow them
+                self.service.unsubscribe(CHANNEL, openid, openid)
+            log.info("WeChat %s: no reply", kind)
+            return NO_REPLY
         elif message.type == "event" and message.event == "click":
             text = ""
             reply = self._event(menu_command(message.key), openid)
@@ -344,7 +362,8 @@ def menu_command(key: str | None) -> str:
 
 
 def create_app(service: AssistantService | Assistant, creds: Credentials, *,
-               watch: bool = False, **options) -> Starlette:
+               watch: bool = False, broadcaster: WeChatBroadcaster | None = None,
+               **options) -> Starlette:
     """Return the ASGI app serving GET and POST on PATH; ``options`` go to
     :class:`WeChatWebhook` (retries). The webhook is ``app.state.webhook``. While the app
     runs, SIGHUP reloads the knowledge, and with ``watch`` so does any change in its folder
@@ -355,9 +374,13 @@ def create_app(service: AssistantService | Assistant, creds: Credentials, *,
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         reloaders = Reloaders(hook.service, _log_reload)
         reloaders.start(watch)
+        if broadcaster is not None:
+            broadcaster.start()
         try:
             yield
         finally:
+            if broadcaster is not None:
+                await broadcaster.stop()
             await reloaders.stop()
 
     app = Starlette(routes=[Route(PATH, hook.verify, methods=["GET"]),
@@ -381,7 +404,11 @@ def run(settings: Settings, service: AssistantService) -> None:
             or the address cannot be bound.
     """
     creds = credentials(settings)
-    serve(create_app(service, creds, watch=settings.watch_knowledge), settings.webhook_listen,
+    broadcaster = (WeChatBroadcaster(service.storage, settings)
+                   if service.storage is not None and WeChatBroadcaster.configured(settings)
+                   else None)
+    serve(create_app(service, creds, watch=settings.watch_knowledge, broadcaster=broadcaster),
+          settings.webhook_listen,
           settings.port, "WeChat webhook",
           f"{PATH} ({'AES safe' if creds.safe_mode else 'plain'} mode)")
 
