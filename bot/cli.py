@@ -318,11 +318,16 @@ def cmd_wechat(args, settings: Settings) -> int:
 
 def cmd_web(args, settings: Settings) -> int:
     """The web chat (page, widget and JSON API) on WEBHOOK_LISTEN:PORT (blocks until
-    SIGINT/SIGTERM)."""
-    from bot.channels.web.adapter import LocalService
+    SIGINT/SIGTERM), with live reload and the database of DATABASE_URL."""
     from bot.channels.web.app import run  # only needed here
-    assistant = _assistant(args.knowledge or settings.knowledge_dir)
-    run(settings, LocalService(assistant), lambda: assistant.k)
+    from bot.reload import KnowledgeHolder
+    from bot.service import open_service
+    service = open_service(settings, KnowledgeHolder(args.knowledge or settings.knowledge_dir,
+                                                     check_tests=settings.reload_check_tests))
+    try:
+        run(settings, service)
+    finally:
+        service.close()
     return 0
 
 

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -18,7 +19,6 @@ import pytest
 from edits import edit
 from starlette.testclient import TestClient
 
-from bot.channels.web.adapter import LocalService
 from bot.channels.web.app import COOKIE, MAX_BODY, MAX_TEXT, STATIC, create_app
 from bot.channels.web.ratelimit import RateLimits
 from bot.cli import main
@@ -26,13 +26,15 @@ from bot.core.engine import Assistant
 from bot.core.types import Message
 from bot.i18n import SUPPORTED
 from bot.knowledge.loader import load_knowledge
+from bot.service import AssistantService
+from bot.storage import Storage
 
 HOSPITAL = "https://www.hospital.example"
 SCRIPT = Path(sys.executable).parent / "forumbot"
 
 
 def make_app(assistant: Assistant, **options):
-    return create_app(LocalService(assistant), lambda: assistant.k, **options)
+    return create_app(AssistantService(assistant), **options)
 
 
 @pytest.fixture
@@ -183,6 +185,39 @@ def test_a_forged_choice_gets_the_expired_reply_and_shows_no_user_label(client):
     assert [e["role"] for e in client.get("/api/conversation").json()["messages"]] == ["bot"]
     for bad in ({"id": "x" * 65}, {"id": "é"}, {"id": ""}, {"id": 5}, {}):
         assert client.post("/api/choices", json=bad).status_code == 400, bad
+
+
+def test_web_questions_are_counted_in_the_question_log(assistant, tmp_path):
+    storage = Storage.open(f"sqlite:///{tmp_path}/web.sqlite3")
+    try:
+        with TestClient(create_app(AssistantService(assistant, storage))) as client:
+            client.post("/api/start", json={})  # the greeting is not a question
+            say(client, "who spoke about preeclampsia?")
+            say(client, "how do I reset my router")
+            client.post("/api/choices", json={"id": "list:sessions"})  # a button, not typed
+        today = datetime.now(UTC).date()
+        stats = storage.questions.stats(today, today)
+        assert stats.total == 2 and stats.by_intent == {"fallback": 1, "session": 1}
+        assert [q.question for q in storage.questions.unanswered()] == ["how do i reset my router"]
+    finally:
+        storage.close()
+
+
+def test_forget_deletes_the_language_and_the_shown_conversation(client):
+    client.post("/api/language", json={"lang": "fr"})
+    say(client, "who is cai bin")
+    gone = say(client, "/forget")
+    assert gone["intent"] == "command"
+    after = client.get("/api/conversation").json()
+    assert after["lang"] is None
+    assert [e["reply"]["text"] for e in after["messages"]] == [gone["text"]]
+
+
+def test_a_language_chosen_by_message_switches_the_page_too(client):
+    response = client.post("/api/messages", json={"text": "/language ar"}).json()
+    assert response["ui"]["lang"] == "ar" and response["ui"]["dir"] == "rtl"
+    assert "ui" not in client.post("/api/messages", json={"text": "who is cai bin"}).json()
+    assert client.get("/api/conversation").json()["lang"] == "ar"
 
 
 def test_subscriptions_are_pointed_to_telegram_and_wechat(client):

@@ -18,10 +18,10 @@ from starlette.applications import Starlette
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from bot.channels.web.adapter import LocalService
 from bot.channels.web.app import create_app
 from bot.core.engine import Assistant
 from bot.knowledge.loader import load_knowledge
+from bot.service import AssistantService
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 CHROMEDRIVER = Path(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"))
@@ -83,8 +83,7 @@ def site(tmp_path_factory) -> Iterator[tuple[str, str]]:
     assistant = Assistant(load_knowledge(folder))
     host_sock = socket.create_server(("127.0.0.1", 0))  # its port is known before it serves
     host_origin = f"http://127.0.0.1:{host_sock.getsockname()[1]}"
-    chat_app = create_app(LocalService(assistant), lambda: assistant.k,
-                          allowed_origins=[host_origin])
+    chat_app = create_app(AssistantService(assistant), allowed_origins=[host_origin])
     with Served(chat_app) as chat:
         async def host_page(request):
             return HTMLResponse('<!doctype html><html lang="fr"><head><title>Hôpital</title>'

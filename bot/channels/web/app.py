@@ -14,7 +14,8 @@ Routes:
   shows it again.
 * ``POST /api/start`` ``{"lang": "fr"}``: the greeting of a new conversation.
 * ``POST /api/messages`` ``{"text": "..."}``: the answer, ``{"reply": {...}}`` (see
-  :func:`bot.channels.web.format.payload`).
+  :func:`bot.channels.web.format.payload`), plus ``"ui"`` (as ``/api/ui``) when the message
+  chose a language ("/language ar", "français").
 * ``POST /api/choices`` ``{"id": "..."}``: the answer to a picked choice.
 * ``POST /api/language`` ``{"lang": "ar"}``: the user's language for replies and interface;
   returns the ``/api/ui`` object of that language.
@@ -32,14 +33,15 @@ language, lengths and timing, never the user's text, the conversation id or the 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -53,10 +55,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from bot.channels.wechat.cache import RecentCache
 from bot.core.types import Message, Reply
 from bot.i18n import DEFAULT, SUPPORTED, language
 from bot.knowledge.models import Knowledge
+from bot.reload import ReloadResult
+from bot.service import AssistantService, Reloaders
 from bot.settings import Settings
 
 from .format import payload
@@ -80,14 +83,6 @@ _CHOICE_SHAPE = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII
 LOCAL_COMMANDS = frozenset({"subscribe", "unsubscribe"})
 
 
-class Service(Protocol):
-    """The calls of the channel-agnostic service the web chat makes."""
-
-    def handle(self, channel: str, conversation: str, message: Message) -> Reply: ...
-    def choose(self, channel: str, conversation: str, choice_id: str) -> Reply: ...
-    def set_language(self, channel: str, conversation: str, lang: str | None) -> None: ...
-
-
 class Refused(Exception):
     """A request answered with an error: ``status``, a short ``code`` for the page, an
     English ``detail`` for API users (never containing the user's text), extra headers."""
@@ -108,19 +103,24 @@ class WebChat:
     """The web chat's state and request handlers.
 
     Args:
-        service: answers messages and choices (bot.service.AssistantService).
-        knowledge: returns the knowledge version being served (emergency numbers).
+        service: answers messages and choices, keeps each conversation's language and
+            context, logs the questions, serves the current knowledge version.
         limits: per-address and per-conversation rate limits.
         transcripts: what each conversation shows; default an empty :class:`Transcripts`.
     """
 
-    def __init__(self, service: Service, knowledge: Callable[[], Knowledge],
-                 limits: RateLimits, transcripts: Transcripts | None = None):
+    def __init__(self, service: AssistantService, limits: RateLimits,
+                 transcripts: Transcripts | None = None):
         self.service = service
-        self.knowledge = knowledge
         self.limits = limits
         self.transcripts = transcripts or Transcripts()
-        self.languages: RecentCache[str, str] = RecentCache(10_000, 30 * 24 * 3600.0)
+
+    def knowledge(self) -> Knowledge:
+        """The knowledge version serving now (its emergency numbers become links)."""
+        return self.service.assistant.k
+
+    async def _language_of(self, conversation: str) -> str | None:
+        return await run_in_threadpool(self.service.language_of, CHANNEL, conversation)
 
     # -- pages ----------------------------------------------------------------------------
     async def page(self, request: Request) -> Response:
@@ -144,7 +144,7 @@ class WebChat:
         conversation = _conversation_id(request)
         if conversation is None:
             return JSONResponse({"lang": None, "messages": []})
-        return JSONResponse({"lang": self.languages.get(conversation),
+        return JSONResponse({"lang": await self._language_of(conversation),
                              "messages": self.transcripts.entries(conversation)})
 
     async def start(self, request: Request) -> Response:
@@ -195,7 +195,7 @@ class WebChat:
         return response
 
     async def _start(self, conversation: str, body: dict[str, Any]) -> dict[str, Any]:
-        lang = self.languages.get(conversation) or _language(body, required=False)
+        lang = await self._language_of(conversation) or _language(body, required=False)
         reply = await self._answer(conversation, Message("/start", user_id=conversation,
                                                          lang=lang))
         self.transcripts.add(conversation, {"role": "bot", "reply": reply})
@@ -210,16 +210,25 @@ class WebChat:
         text = _SURROGATE.sub("\ufffd", text)
         if not text.strip():
             raise Refused(400, "empty", "the text is empty")
-        if _command_name(text) in LOCAL_COMMANDS:
-            lang = self.languages.get(conversation) or DEFAULT
+        command = _command_name(text)
+        if command in LOCAL_COMMANDS:
+            lang = await self._language_of(conversation) or DEFAULT
             with language(lang):
-                local = Reply("help", no_subscriptions(), lang=lang)
+                local = Reply("command", no_subscriptions(), lang=lang)
             reply = payload(local, self.knowledge())
         else:
             reply = await self._answer(conversation, Message(text, user_id=conversation))
+        result: dict[str, Any] = {"reply": reply}
+        if command == "forget":  # nothing stored is shown again either
+            self.transcripts.forget(conversation)
+            self.transcripts.add(conversation, {"role": "bot", "reply": reply})
+            return result
         self.transcripts.add(conversation, {"role": "user", "text": text},
                              {"role": "bot", "reply": reply})
-        return {"reply": reply}
+        if reply["intent"] == "command":  # "/language ar", "français": the page follows
+            result["ui"] = ui(await self._language_of(conversation) or reply["lang"],
+                              self.knowledge())
+        return result
 
     async def _choice(self, conversation: str, body: dict[str, Any]) -> dict[str, Any]:
         choice_id = body.get("id")
@@ -238,8 +247,6 @@ class WebChat:
     async def _language(self, conversation: str, body: dict[str, Any]) -> dict[str, Any]:
         lang = _language(body, required=True)
         await run_in_threadpool(self.service.set_language, CHANNEL, conversation, lang)
-        if lang:
-            self.languages.put(conversation, lang)
         return ui(lang or "", self.knowledge())
 
     async def _answer(self, conversation: str, message: Message) -> dict[str, Any]:
@@ -249,22 +256,22 @@ class WebChat:
         return payload(reply, self.knowledge())
 
 
-def create_app(service: Service, knowledge: Callable[[], Knowledge], *,
-               allowed_origins: list[str] | None = None, trusted_proxies: list[str] | None = None,
-               limits: RateLimits | None = None,
-               transcripts: Transcripts | None = None) -> Starlette:
-    """Return the web chat's ASGI app (its :class:`WebChat` is ``app.state.chat``).
+def create_app(service: AssistantService, *, allowed_origins: list[str] | None = None,
+               trusted_proxies: list[str] | None = None, limits: RateLimits | None = None,
+               transcripts: Transcripts | None = None, watch: bool = False) -> Starlette:
+    """Return the web chat's ASGI app (its :class:`WebChat` is ``app.state.chat``). While
+    it runs, SIGHUP reloads the knowledge, and with ``watch`` so does any change in its
+    folder (the outcome is logged).
 
     Args:
-        service, knowledge, transcripts: see :class:`WebChat`.
+        service, transcripts: see :class:`WebChat`.
         allowed_origins: origins that may frame the page and call the API (CORS).
         trusted_proxies: proxy addresses/networks (or "*") whose X-Forwarded-For and
             X-Forwarded-Proto are believed; none by default.
         limits: rate limits; default 60/minute per address, 20/minute per conversation.
     """
     origins = list(allowed_origins or [])
-    chat = WebChat(service, knowledge, limits or RateLimits("60/minute", "20/minute"),
-                   transcripts)
+    chat = WebChat(service, limits or RateLimits("60/minute", "20/minute"), transcripts)
     routes = [
         Route("/", chat.page, methods=["GET"]),
         Route("/widget.js", chat.widget, methods=["GET"]),
@@ -282,19 +289,35 @@ def create_app(service: Service, knowledge: Callable[[], Knowledge], *,
                              max_age=600)]
     if trusted_proxies:
         middleware.insert(0, Middleware(ProxyHeadersMiddleware, trusted_hosts=trusted_proxies))
-    app = Starlette(routes=routes, middleware=middleware)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        reloaders = Reloaders(service, _log_reload)
+        reloaders.start(watch)
+        try:
+            yield
+        finally:
+            await reloaders.stop()
+
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.chat = chat
     return app
 
 
-def app_from_settings(settings: Settings, service: Service,
-                      knowledge: Callable[[], Knowledge]) -> Starlette:
+def app_from_settings(settings: Settings, service: AssistantService) -> Starlette:
     """Return :func:`create_app` configured by WEB_ALLOWED_ORIGINS, WEB_TRUSTED_PROXIES,
-    WEB_RATE_LIMIT_IP and WEB_RATE_LIMIT_CONVERSATION."""
-    return create_app(service, knowledge, allowed_origins=settings.web_allowed_origins,
+    WEB_RATE_LIMIT_IP, WEB_RATE_LIMIT_CONVERSATION and WATCH_KNOWLEDGE."""
+    return create_app(service, allowed_origins=settings.web_allowed_origins,
                       trusted_proxies=settings.web_trusted_proxies,
                       limits=RateLimits(settings.web_rate_limit_ip,
-                                        settings.web_rate_limit_conversation))
+                                        settings.web_rate_limit_conversation),
+                      watch=settings.watch_knowledge)
+
+
+async def _log_reload(result: ReloadResult, report: str) -> None:
+    """Log a reload's outcome (a web page has no admin to tell)."""
+    log.log(logging.INFO if result.ok else logging.WARNING, "%s",
+            report.splitlines()[0] if result.ok else report)
 
 
 class SecurityHeaders:
@@ -334,15 +357,15 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def run(settings: Settings, service: Service, knowledge: Callable[[], Knowledge]) -> None:
+def run(settings: Settings, service: AssistantService) -> None:
     """Serve the web chat on WEBHOOK_LISTEN:PORT until SIGINT or SIGTERM.
 
     Raises:
         ConfigError: the address cannot be bound.
     """
     from bot.channels.serve import serve
-    serve(app_from_settings(settings, service, knowledge), settings.webhook_listen,
-          settings.port, "web chat")
+    serve(app_from_settings(settings, service), settings.webhook_listen, settings.port,
+          "web chat")
 
 
 # -- helpers ------------------------------------------------------------------------------

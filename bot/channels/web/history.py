@@ -35,6 +35,10 @@ class Transcripts:
         kept = (self._cache.get(conversation) or []) + list(entries)
         self._cache.put(conversation, kept[-MAX_TURNS:])
 
+    def forget(self, conversation: str) -> None:
+        """Drop everything shown in ``conversation`` (after /forget)."""
+        self._cache.put(conversation, [])
+
     def label(self, conversation: str, choice_id: str) -> str | None:
         """Return the label of ``choice_id`` in the conversation's latest reply that offered
         it, or None when it was never offered (a forged or very old id)."""

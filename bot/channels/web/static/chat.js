@@ -144,6 +144,7 @@
     try {
       const data = await call("POST", path, body);
       addBot(data.reply);
+      if (data.ui) applyUi(data.ui);  // the user chose a language by writing it
       return true;
     } catch (error) {
       status.textContent = explain(error);
