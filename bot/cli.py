@@ -300,13 +300,11 @@ def cmd_webhook(args, settings: Settings) -> int:
     return _telegram(run_webhook, args, settings)
 
 
-def cmd_wechat(args, settings: Settings) -> int:
-    """WeChat Official Account webhook on WEBHOOK_LISTEN:PORT/wechat (blocks until
-    SIGINT/SIGTERM), with live reload and the database of DATABASE_URL."""
-    from bot.channels.wechat.app import credentials, run  # only needed here
+def _serve_service(run, args, settings: Settings) -> int:
+    """Run a channel's server, ``run(settings, service)``, on the service with live-reloadable
+    knowledge and the database of DATABASE_URL (closed after the server stops); returns 0."""
     from bot.reload import KnowledgeHolder
     from bot.service import open_service
-    credentials(settings)  # missing WeChat settings stop start-up before the knowledge loads
     service = open_service(settings, KnowledgeHolder(args.knowledge or settings.knowledge_dir,
                                                      check_tests=settings.reload_check_tests))
     try:
@@ -314,21 +312,21 @@ def cmd_wechat(args, settings: Settings) -> int:
     finally:
         service.close()
     return 0
+
+
+def cmd_wechat(args, settings: Settings) -> int:
+    """WeChat Official Account webhook on WEBHOOK_LISTEN:PORT/wechat (blocks until
+    SIGINT/SIGTERM), with live reload and the database of DATABASE_URL."""
+    from bot.channels.wechat.app import credentials, run  # only needed here
+    credentials(settings)  # missing WeChat settings stop start-up before the knowledge loads
+    return _serve_service(run, args, settings)
 
 
 def cmd_web(args, settings: Settings) -> int:
     """The web chat (page, widget and JSON API) on WEBHOOK_LISTEN:PORT (blocks until
     SIGINT/SIGTERM), with live reload and the database of DATABASE_URL."""
     from bot.channels.web.app import run  # only needed here
-    from bot.reload import KnowledgeHolder
-    from bot.service import open_service
-    service = open_service(settings, KnowledgeHolder(args.knowledge or settings.knowledge_dir,
-                                                     check_tests=settings.reload_check_tests))
-    try:
-        run(settings, service)
-    finally:
-        service.close()
-    return 0
+    return _serve_service(run, args, settings)
 
 
 def cmd_report(args, settings: Settings) -> int:
