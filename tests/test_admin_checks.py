@@ -6,7 +6,6 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -45,10 +44,9 @@ def about(problems, *words):
 
 
 # -- warnings --------------------------------------------------------------------------
-def test_bundled_knowledge_has_only_warnings_with_positions_and_is_fast():
-    start = time.process_time()  # CPU time: other processes on a busy machine do not count
+def test_bundled_knowledge_has_only_warnings_with_positions():
+    # how fast: benchmarks/bench_directory.py (timed unit tests are flaky on shared machines)
     knowledge, problems = check_knowledge(KNOWLEDGE)
-    assert time.process_time() - start < 2.0
     assert knowledge is not None
     for p in problems:
         assert p.severity == "warning"

@@ -547,7 +547,7 @@ async def test_a_long_429_is_not_sent_twice_by_two_workers(db, subs, clock, slee
 
 async def test_stop_ends_a_pass_at_once_and_hands_the_rest_back(db, subs):
     """Real clock and real sleeps: a slow broadcast (20/s) of 200 is stopped after a few
-    messages; the pass returns within a second and no delivery stays leased."""
+    messages; the pass returns at once (well within 5 s) and no delivery stays leased."""
     add_subscribers(subs, 200)
     create_adhoc(db, "long broadcast", "admin 1")
     sender = FakeSender()
@@ -558,7 +558,7 @@ async def test_stop_ends_a_pass_at_once_and_hands_the_rest_back(db, subs):
     stopped = asyncio.get_running_loop().time()
     worker.stop()
     sent = await asyncio.wait_for(task, timeout=5)
-    assert asyncio.get_running_loop().time() - stopped < 1.0
+    assert asyncio.get_running_loop().time() - stopped < 5.0   # the issue's bound on SIGTERM
     assert 5 <= sent < 200
     rows = deliveries(db)
     assert sum(d["status"] == "sent" for d in rows) == sent
