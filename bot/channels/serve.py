@@ -1,9 +1,12 @@
-"""Serving an ASGI app (the WeChat webhook, the web chat) with uvicorn on one address."""
+"""Serving an ASGI app (the Telegram and WeChat webhooks, the web chat) with uvicorn on one
+address, until SIGINT or SIGTERM."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
 import socket
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -13,12 +16,56 @@ from bot.settings import ConfigError
 
 log = logging.getLogger(__name__)
 
+MAX_CONNECTIONS = 1000  # concurrent connections per server; more get 503 (bounded memory)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Return a listening TCP socket on ``host``:``port`` (IPv6 when host has a colon).
+
+    Raises:
+        ConfigError: the address cannot be bound (in use, not local, no permission).
+    """
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror or type(exc).__name__}"
+                          "); check WEBHOOK_LISTEN and PORT") from None
+
+
+def server_for(app: Callable[..., Any]) -> uvicorn.Server:
+    """A uvicorn Server for the ASGI ``app``: no access log (a request line can carry ids),
+    no Server header, no proxy-header handling of its own (an app that trusts a proxy says
+    so itself), at most MAX_CONNECTIONS connections at once."""
+    config = uvicorn.Config(app, log_config=None, access_log=False, server_header=False,
+                            proxy_headers=False, timeout_graceful_shutdown=5,
+                            limit_concurrency=MAX_CONNECTIONS)
+    return uvicorn.Server(config)
+
+
+async def serve_async(server: uvicorn.Server, sock: socket.socket) -> None:
+    """Serve on ``sock`` until SIGINT or SIGTERM (or ``server.should_exit``), then close it.
+
+    uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the
+    handler it found installed. The one installed here just asks the server to stop, so a
+    signal arriving before uvicorn's own handlers are in place still stops it, and the
+    command ends with status 0 like the Telegram ones (not killed by its own signal).
+    """
+    def stop(signum: int, frame: object) -> None:
+        server.should_exit = True
+
+    previous = ({sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+                if threading.current_thread() is threading.main_thread() else {})
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        sock.close()
+
 
 def serve(app: Callable[..., Any], host: str, port: int, what: str, where: str = "") -> None:
     """Serve ``app`` on ``host``:``port`` until SIGINT or SIGTERM, then return.
-
-    uvicorn's access log is off (a request line can carry ids), its Server header and its
-    own proxy-header handling too (an app that trusts a proxy says so itself).
 
     Args:
         app: the ASGI application.
@@ -28,27 +75,7 @@ def serve(app: Callable[..., Any], host: str, port: int, what: str, where: str =
     Raises:
         ConfigError: the address cannot be bound.
     """
-    try:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.create_server((host, port), family=family)
-    except OSError as exc:
-        raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror or type(exc).__name__}"
-                          "); check WEBHOOK_LISTEN and PORT") from None
-    config = uvicorn.Config(app, log_config=None, access_log=False, server_header=False,
-                            proxy_headers=False, timeout_graceful_shutdown=5)
-    server = uvicorn.Server(config)
-    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the
-    # handler it found installed. This one just asks the server to stop, so a signal
-    # arriving before uvicorn's own handlers are in place still stops it, and the command
-    # ends with status 0 like the Telegram ones (not killed by its own signal).
-    def stop(signum: int, frame: object) -> None:
-        server.should_exit = True
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    sock = bind(host, port)
+    server = server_for(app)
     log.info("%s on %s:%s%s", what, host, port, where)
-    try:
-        server.run(sockets=[sock])
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        sock.close()
+    asyncio.run(serve_async(server, sock))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import signal
 from urllib.parse import urlparse
 
@@ -28,6 +29,7 @@ from bot.settings import ConfigError, Settings
 
 from . import admin, handlers, subscribe
 from .state import CONTEXT_TYPES, BotState, Context, service_of, state_of
+from .webhook import run_webhook_server
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,7 @@ COMMANDS: list[tuple[str, str]] = [
 ]
 # Commands the channel handles itself (subscriptions need the chat, /forget a button).
 CHANNEL_COMMANDS = {"subscribe", "unsubscribe", "forget"}
+WEBHOOK_SECRET_SHAPE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")  # what setWebhook accepts
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.INLINE_QUERY]
 # What a person sends instead of text.
 MEDIA = (filters.CAPTION | filters.PHOTO | filters.VIDEO | filters.VOICE | filters.AUDIO |
@@ -205,21 +208,24 @@ def run_polling(settings: Settings, assistant: Knowledge) -> None:
 
 
 def run_webhook(settings: Settings, assistant: Knowledge) -> None:
-    """PTB's webhook server on WEBHOOK_LISTEN:PORT at the path of WEBHOOK_URL; requests
-    without the right X-Telegram-Bot-Api-Secret-Token header are refused with 403.
+    """The webhook server of :mod:`bot.channels.telegram.webhook` on WEBHOOK_LISTEN:PORT at
+    the path of WEBHOOK_URL: requests without the right X-Telegram-Bot-Api-Secret-Token
+    header are refused with 403 before their body is read, bodies over 1 MiB with 413.
 
     Raises:
-        ConfigError: WEBHOOK_URL or WEBHOOK_SECRET is missing.
+        ConfigError: WEBHOOK_URL or WEBHOOK_SECRET is missing or malformed, or the address
+            cannot be bound.
     """
     if not settings.webhook_url:
         raise ConfigError("WEBHOOK_URL is not set: the public https URL Telegram posts to")
-    if settings.webhook_secret is None:
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
+    if not secret:
         raise ConfigError("WEBHOOK_SECRET is not set: 1-256 characters of A-Z a-z 0-9 _ -")
+    if not WEBHOOK_SECRET_SHAPE.match(secret):
+        raise ConfigError("WEBHOOK_SECRET is malformed: 1-256 characters of A-Z a-z 0-9 _ -")
     app = build_application(settings, assistant)
     path = urlparse(settings.webhook_url).path.lstrip("/")
     log.info("webhook server on %s:%s/%s", settings.webhook_listen, settings.port, path)
-    app.run_webhook(listen=settings.webhook_listen, port=settings.port, url_path=path,
-                    webhook_url=settings.webhook_url,
-                    secret_token=settings.webhook_secret.get_secret_value(),
-                    allowed_updates=ALLOWED_UPDATES,
-                    stop_signals=(signal.SIGINT, signal.SIGTERM))
+    run_webhook_server(app, listen=settings.webhook_listen, port=settings.port, path=path,
+                       webhook_url=settings.webhook_url, secret=secret,
+                       allowed_updates=ALLOWED_UPDATES)

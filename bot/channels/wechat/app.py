@@ -45,7 +45,7 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring as defused_fromstring
 from starlette.applications import Starlette
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from wechatpy import parse_message
@@ -55,6 +55,7 @@ from wechatpy.messages import BaseMessage
 from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
 
+from bot.channels.http import Refused, read_body
 from bot.channels.serve import serve
 from bot.core import render
 from bot.core.engine import Assistant
@@ -151,16 +152,6 @@ def credentials(settings: Settings) -> Credentials:
     return Credentials(token=token, app_id=app_id, aes_key=key or None)
 
 
-class Refused(Exception):
-    """A request answered with an error status; ``reason`` is logged and sent (it never
-    contains the body)."""
-
-    def __init__(self, status: int, reason: str):
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-
-
 class WeChatWebhook:
     """The webhook's state and its two request handlers.
 
@@ -202,7 +193,7 @@ class WeChatWebhook:
         try:
             if not self._signed(query):
                 raise Refused(403, "bad signature")
-            body = await _read_body(request)
+            body = await read_body(request, MAX_BODY)
             xml, fields = self._open(body, query)
         except Refused as exc:
             return _refuse(request, exc)
@@ -418,23 +409,6 @@ def _refuse(request: Request, exc: Refused) -> Response:
     log.warning("WeChat %s %s refused with %d: %s", request.method, PATH, exc.status,
                 exc.reason)
     return PlainTextResponse(exc.reason, status_code=exc.status)
-
-
-async def _read_body(request: Request) -> bytes:
-    """Return the body, refusing (413) one over MAX_BODY bytes before reading it all."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
-        raise Refused(413, f"body over {MAX_BODY} bytes")
-    chunks, total = [], 0
-    try:
-        async for chunk in request.stream():
-            total += len(chunk)
-            if total > MAX_BODY:
-                raise Refused(413, f"body over {MAX_BODY} bytes")
-            chunks.append(chunk)
-    except ClientDisconnect:
-        raise Refused(400, "the client left before sending the whole body") from None
-    return b"".join(chunks)
 
 
 def _parse(body: bytes) -> tuple[str, dict[str, str]]:
