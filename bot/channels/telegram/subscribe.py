@@ -151,6 +151,14 @@ def start_worker(app: Application, engine, settings: Settings) -> None:
         app.job_queue.run_repeating(_tick, interval=TICK_SECONDS, first=2, name="broadcast")
 
 
+def stop_claiming(app: Application) -> None:
+    """Tell the broadcast worker to stop at once (SIGTERM, before the application and its
+    job queue stop: the job queue would otherwise wait for a long pass to end)."""
+    worker = state_of(app).worker
+    if worker is not None:
+        worker.stop()
+
+
 def install_stop_signals(app: Application) -> None:
     """Make SIGTERM and SIGINT stop the broadcast worker at once, then the application
     (PTB's own handler raises SystemExit only; the job queue would otherwise wait for a

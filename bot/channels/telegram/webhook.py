@@ -33,6 +33,7 @@ from telegram.ext import Application, ExtBot
 
 from bot.channels.http import Refused, read_body
 from bot.channels.serve import bind, serve_async, server_for
+from bot.channels.telegram.subscribe import stop_claiming
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,7 @@ async def serve_webhook(application: Application, *, listen: str, port: int, pat
             try:
                 await serve_async(server_for(create_app(application, path, secret)), sock)
             finally:
+                stop_claiming(application)   # a broadcast pass ends now, not when done
                 await application.stop()
                 if application.post_stop is not None:
                     await application.post_stop(application)
