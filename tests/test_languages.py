@@ -247,3 +247,11 @@ async def test_the_telegram_command_menu_is_set_in_each_language(fake, assistant
         assert all(menus[lang][name] != menus["en"][name] for name in menus["en"])
     for lang in ("ar", "zh"):
         assert all(reply_language(text) == lang for text in menus[lang].values())
+
+
+@pytest.mark.parametrize("text, lang", [
+    ("and Li Jinbao?", "en"), ("Li Jinbao?", "en"), ("et Li Jinbao ?", "fr"),
+    ("chkoun li hder 3la preeclampsia", "ar")])
+def test_a_name_word_is_not_a_darija_word(ask, text, lang):
+    """"li" is Darija's "who" and the surname of Li Jinbao: in a name it tells nothing."""
+    assert ask(text).lang == lang

@@ -85,7 +85,8 @@ class Assistant:
         self.detector = EmergencyDetector(knowledge.emergency, self.index.units,
                                           self.index.known_words)
         self.language = LanguageDetector(knowledge.vocabulary.stopwords,
-                                         knowledge.vocabulary.markers)
+                                         knowledge.vocabulary.markers,
+                                         names=[str(p.name) for p in knowledge.people])
         self.followups = FollowUpFinder(knowledge.vocabulary.followups)
         self._topic_talks = _coverage(knowledge, [(t, t.topics) for t in knowledge.talks])
         self._topic_doctors = _coverage(knowledge, [(d, d.conditions) for d in knowledge.doctors])

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 
 from .normalize import is_han, tokenize
 
@@ -61,10 +62,11 @@ class LanguageDetector:
             words under "ar" are Darija).
         markers: more words per language that tell a language ("bonjour" is French,
             "chkoun" is Darija, so Arabic).
+        names: the people's names of the knowledge; their words never count as Darija.
     """
 
     def __init__(self, stopwords: dict[str, list[str]],
-                 markers: dict[str, list[str]] | None = None):
+                 markers: dict[str, list[str]] | None = None, names: Iterable[str] = ()):
         markers = markers or {}
 
         def words(lang: str) -> set[str]:
@@ -74,7 +76,10 @@ class LanguageDetector:
         en, fr, ar = words("en"), words("fr"), words("ar")
         self.en_only = en - fr
         self.fr_only = fr - en
-        self.darija = {w for w in ar if w.isascii()} - en - fr
+        # a word of a person's name is no Darija marker: "li" is Darija's "who", and the
+        # surname of Li Jinbao ("and Li Jinbao?" is English)
+        name_words = {w for name in names for w in tokenize(name)}
+        self.darija = {w for w in ar if w.isascii()} - en - fr - name_words
         self.ar_function = {w for w in ar if not w.isascii()}
         self.zh_function = {"".join(tokenize(s)) for s in
                             [*stopwords.get("zh", []), *markers.get("zh", [])]} - {""}
