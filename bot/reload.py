@@ -85,7 +85,7 @@ class KnowledgeHolder:
                  on_loaded: Callable[[Version, bool, int], None] | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  check_tests: bool = True):
-        self.directory = Path(directory)
+        self.directory: Path | None = Path(directory)
         self.check_tests = check_tests
         self._on_loaded = on_loaded
         self._clock = clock
@@ -140,14 +140,18 @@ class KnowledgeHolder:
                 "-", message="this bot was started without a knowledge folder to reload")])
         with self._lock:
             built: list[Assistant] = []  # the Assistant built for the warnings, reused
-            knowledge, problems = check_knowledge(
-                self.directory, checks=lambda assistant: built.append(assistant) or [])
+
+            def keep(assistant: Assistant) -> list[Problem]:
+                built.append(assistant)
+                return []
+
+            knowledge, problems = check_knowledge(self.directory, checks=keep)
             errors = [p for p in problems if p.severity == "error"]
             if knowledge is None:
-                failed = self._identify("invalid", trigger)
+                invalid = self._identify("invalid", trigger)
                 log.warning("knowledge reload (%s) rejected: %d error(s); still serving %s",
                             trigger, len(errors), self._version.version)
-                self._notify(failed, False, len(errors))
+                self._notify(invalid, False, len(errors))
                 return ReloadResult(False, self._version, problems)
             if knowledge.version == self._version.version:
                 return ReloadResult(True, self._version, problems)
@@ -167,6 +171,7 @@ class KnowledgeHolder:
             return ReloadResult(True, version, shown + problems, changed=True, tests=failing)
 
     def _identify(self, content: str, trigger: str) -> Version:
+        assert self.directory is not None  # reload() answers first when there is no folder
         return Version(content, git_commit(self.directory), trigger, self._clock())
 
     def _notify(self, version: Version, ok: bool, errors: int) -> None:

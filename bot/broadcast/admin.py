@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -26,9 +27,9 @@ from bot.storage.subscriptions import UNSUBSCRIBED_ERROR
 LANGUAGES = ("en", "fr", "ar", "zh")  # "en" is the ``text`` column, others text_<lang>
 TRANSLATED = ("fr", "ar", "zh")
 
-_announcements = AnnouncementModel.__table__
-_deliveries = DeliveryModel.__table__
-_subscribers = SubscriberModel.__table__
+_announcements = cast(sa.Table, AnnouncementModel.__table__)
+_deliveries = cast(sa.Table, DeliveryModel.__table__)
+_subscribers = cast(sa.Table, SubscriberModel.__table__)
 
 
 @dataclass(frozen=True)
@@ -132,11 +133,11 @@ def _counts(conn: Connection, announcement_id: str) -> dict[str, dict[str, int]]
         .join(_subscribers, _subscribers.c.id == _deliveries.c.subscriber_id)
         .where(_deliveries.c.announcement_id == announcement_id)
         .group_by(_subscribers.c.channel, _deliveries.c.status, unsubscribed,
-                  _deliveries.c.in_doubt))
+                  _deliveries.c.in_doubt)).tuples()
     counts: dict[str, dict[str, int]] = {}
-    for channel, status, unsubscribed, in_doubt, n in rows:
+    for channel, status, was_unsubscribed, in_doubt, n in rows:
         per = counts.setdefault(channel, {})
-        key = "skipped" if status == "failed" and unsubscribed else status
+        key = "skipped" if status == "failed" and was_unsubscribed else status
         if key == "in_doubt":   # the retry timed out too: counted once, as in doubt
             key = None
         if key is not None:
@@ -280,7 +281,7 @@ def list_announcements(engine: Engine, *, limit: int = 100) -> list[Announcement
                     sa.select(_deliveries.c.announcement_id, _deliveries.c.status,
                               sa.func.count())
                     .where(_deliveries.c.announcement_id.in_([r.id for r in rows]))
-                    .group_by(_deliveries.c.announcement_id, _deliveries.c.status)):
+                    .group_by(_deliveries.c.announcement_id, _deliveries.c.status)).tuples():
                 counts.setdefault(aid, {})[status] = n
     return [AnnouncementSummary(
         id=r.id, status=r.status, send_at=r.send_at, zone=r.zone, audience=r.audience,

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
@@ -42,7 +43,7 @@ FILE_NAME = "announcements.yaml"
 YAML_CREATOR = "yaml"  # created_by of the rows this module writes
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,99}$"
 _TIME = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})[ T](\d{1,2}):(\d{2})")
-_announcements = AnnouncementModel.__table__
+_announcements = cast(sa.Table, AnnouncementModel.__table__)
 
 
 class _RawAnnouncement(BaseModel):
@@ -166,7 +167,8 @@ class _Checker:
             if not isinstance(item, dict):
                 return None
             raw = None
-        data = item if raw is None else raw.model_dump()
+        # when the model refused it, ``item`` is a mapping (checked above)
+        data = cast(dict[str, object], item) if raw is None else raw.model_dump()
         zone = data.get("zone")
         if isinstance(zone, str):
             if not _valid_zone(zone):
@@ -194,7 +196,8 @@ class _Checker:
                            '"2026-12-01 09:00" (year-month-day hours:minutes, in quotes)')
             else:
                 try:
-                    local = datetime(*(int(g) for g in m.groups()))
+                    year, month, day, hour, minute = (int(g) for g in m.groups())
+                    local = datetime(year, month, day, hour, minute)
                 except ValueError as exc:
                     self.error(path + ("at",), f"cannot read the time {at!r}: {exc}")
             if local is not None and zone is not None:
@@ -212,7 +215,8 @@ class _Checker:
             self.error(path + ("audience",), f"unknown language {audience!r} for the "
                        f"audience; use one of {', '.join(LANGUAGES)}, or remove it to send "
                        "to everyone")
-        if len(self.problems) > before or raw is None or send_at is None or texts is None:
+        if (len(self.problems) > before or raw is None or send_at is None or zone is None
+                or texts is None):
             return None
         return ScheduledAnnouncement(id=raw.id, send_at=send_at, zone=zone, local_time=raw.at,
                                      texts=texts, audience=raw.audience)

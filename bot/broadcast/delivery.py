@@ -47,10 +47,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -71,9 +71,9 @@ from .ratelimit import SharedRateLimiter
 
 log = logging.getLogger(__name__)
 
-_a = AnnouncementModel.__table__
-_d = DeliveryModel.__table__
-_s = SubscriberModel.__table__
+_a = cast(sa.Table, AnnouncementModel.__table__)
+_d = cast(sa.Table, DeliveryModel.__table__)
+_s = cast(sa.Table, SubscriberModel.__table__)
 
 MAX_BACKOFF_SECONDS = 60.0
 MAX_WAIT_IN_PASS = 60.0        # a pass waits for retries due this soon; later ones: next pass
@@ -454,9 +454,9 @@ class BroadcastWorker:
     def _finish(self) -> list[AnnouncementReport]:
         now = self._now()
         pending = sa.exists().where(_d.c.announcement_id == _a.c.id, _d.c.status == "pending")
-        reports = []
+        reports: list[AnnouncementReport] = []
         with self.engine.connect() as conn:
-            ids = conn.execute(sa.select(_a.c.id).where(_a.c.status == "sending", ~pending)
+            ids: Sequence[str] = conn.execute(sa.select(_a.c.id).where(_a.c.status == "sending", ~pending)
                                ).scalars().all()
         for aid in ids:
             with self.engine.begin() as conn:
@@ -464,7 +464,9 @@ class BroadcastWorker:
                                                         _a.c.status == "sending", ~pending)
                                     .values(status="done", finished_at=now)).rowcount
                 if done:
-                    reports.append(report_in(conn, aid))
+                    report = report_in(conn, aid)
+                    assert report is not None  # the announcement was updated just above
+                    reports.append(report)
             self._texts.pop(aid, None)
         return reports
 

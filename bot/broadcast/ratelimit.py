@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -24,7 +25,7 @@ from sqlalchemy.engine import Engine
 
 from bot.storage.models import RateBucketModel, as_utc
 
-_b = RateBucketModel.__table__
+_b = cast(sa.Table, RateBucketModel.__table__)
 
 # A chunk is this much of a second's worth of tokens: small enough that instances share the
 # rate evenly, large enough that 1,000 messages a second cost ~25 round trips, not 1,000.

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 from rapidfuzz import fuzz, process
 
 from .models import (
@@ -31,8 +32,8 @@ from .models import (
     Vocabulary,
 )
 from .problems import KnowledgeError, Problem
-from .translations import translation_problems
-from .yamlsafe import field_path, load_yaml_file, position_of
+from .translations import Located, translation_problems
+from .yamlsafe import FieldPath, Positions, field_path, load_yaml_file, position_of
 
 log = logging.getLogger(__name__)
 LIST_SECTIONS: dict[str, type[BaseModel]] = {
@@ -63,7 +64,7 @@ def content_hash(files: list[Path]) -> str:
     return digest.hexdigest()[:12]
 
 
-def _friendly(err: dict, model: type[BaseModel]) -> str:
+def _friendly(err: ErrorDetails, model: type[BaseModel]) -> str:
     kind, loc = err["type"], err["loc"]
     name = str(loc[-1]) if loc else ""
     if kind == "missing":
@@ -86,17 +87,20 @@ def _friendly(err: dict, model: type[BaseModel]) -> str:
 class _Collector:
     def __init__(self) -> None:
         self.problems: list[Problem] = []
-        self.sections: dict[str, list] = {name: [] for name in LIST_SECTIONS}
-        self.singles: dict[str, object] = {}
+        # validated entries per list section; every list section's model has an `id`
+        self.sections: dict[str, list[Any]] = {name: [] for name in LIST_SECTIONS}
+        self.singles: dict[str, BaseModel] = {}
         self.where: dict[tuple[str, str], tuple[str, int | None, int | None, str]] = {}
         self.empty_targets: set[str] = set()
         self.unreadable = False  # a file could not be parsed: its ids are unknown
-        self.paths: dict[tuple[str, str], tuple[dict, tuple]] = {}  # entry -> positions, path
+        self.paths: dict[tuple[str, str], tuple[Positions, FieldPath]] = {}  # entry -> positions, path
 
-    def error(self, file, line, column, field, message) -> None:
+    def error(self, file: str | Path, line: int | None, column: int | None, field: str | None,
+              message: str) -> None:
         self.problems.append(Problem(str(file), line, column, field, message))
 
-    def validate(self, model, value, file, positions, path) -> BaseModel | None:
+    def validate(self, model: type[BaseModel], value: object, file: str | Path, positions: Positions,
+                 path: FieldPath) -> BaseModel | None:
         try:
             return model.model_validate(value)
         except ValidationError as exc:
@@ -141,7 +145,7 @@ class _Collector:
                 self.error(path, line, col, str(section),
                            f"unknown section `{section}`{hint}; known: {', '.join(known)}")
 
-    def _read_list(self, section, value, path, positions) -> None:
+    def _read_list(self, section: str, value: object, path: Path, positions: Positions) -> None:
         if value is None:
             return
         if not isinstance(value, list):
@@ -151,7 +155,8 @@ class _Collector:
             return
         model = LIST_SECTIONS[section]
         for i, item in enumerate(value):
-            entry = self.validate(model, item, path, positions, (section, i))
+            # every list section's model has an `id` (an EntryId)
+            entry: Any = self.validate(model, item, path, positions, (section, i))
             if entry is None:
                 continue
             line, col = position_of(positions, (section, i))
@@ -218,7 +223,7 @@ class _Collector:
         """Every user-visible text in all four languages (bot.knowledge.translations)."""
         policy = self.singles.get("translations")
         english_first = isinstance(policy, Translations) and policy.english_first
-        located = []
+        located: list[Located] = []
         for section in ("event", "emergency", "vocabulary"):
             if section in self.singles:
                 located.append((self.where[(section, "")][0], *self.paths[(section, "")],

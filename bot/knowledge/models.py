@@ -8,13 +8,22 @@ hospital's real directory maps onto them field by field.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from functools import cached_property
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 Lang = Literal["en", "fr", "ar", "zh"]
-LANGS: tuple[str, ...] = ("en", "fr", "ar", "zh")
+LANGS: tuple[Lang, ...] = ("en", "fr", "ar", "zh")
 
 EntryId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,47}$")]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
@@ -33,12 +42,14 @@ class LocalizedMap(BaseModel):
     ar: Text | None = None
     zh: Text | None = None
 
-    def get(self, lang: str, default=None):
+    def get(self, lang: str, default: str | None = None) -> str | None:
         """Return the text in ``lang`` (None when missing), like dict.get."""
-        return getattr(self, lang, None) or default
+        text: str | None = getattr(self, lang, None)
+        return text or default
 
     def __getitem__(self, lang: str) -> str:
-        return getattr(self, lang)
+        text: str = getattr(self, lang)
+        return text
 
 
 # Knowledge text that may carry translations: plain text (English), or
@@ -128,7 +139,7 @@ class Fact(Entry):
 
     @field_validator("answer_from")
     @classmethod
-    def _one_source(cls, value, info):
+    def _one_source(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None and info.data.get("answer"):
             raise ValueError("give either answer or answer_from, not both")
         return value
@@ -430,7 +441,7 @@ class Knowledge(BaseModel):
             out.update((f"{kind}:{e.id}", e) for e in entries)
         return out
 
-    def model_copy(self, *, update=None, deep: bool = False) -> Knowledge:
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Knowledge:
         """Copy with changed fields; the cached lookups are dropped so they follow the update
         (pydantic copies the instance dict, where cached properties live)."""
         copy = super().model_copy(update=update, deep=deep)
@@ -438,7 +449,7 @@ class Knowledge(BaseModel):
             copy.__dict__.pop(name, None)
         return copy
 
-    def get(self, kind: str, entry_id: str):
+    def get(self, kind: str, entry_id: str) -> BaseModel:
         """Return the entry of this kind and id (KeyError when unknown)."""
         return self.entries[f"{kind}:{entry_id}"]
 

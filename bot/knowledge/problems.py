@@ -36,7 +36,7 @@ class Problem:
         what = f" {self.field}:" if self.field else ""
         return f"{where}: {self.severity}:{what} {self.message}"
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, object]:
         """Return the problem as a JSON-ready dict with the same keys as the attributes."""
         return {"file": self.file, "line": self.line, "column": self.column,
                 "field": self.field, "message": self.message, "severity": self.severity}

@@ -22,6 +22,8 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from types import GenericAlias
+from typing import Any
 
 from pydantic import ConfigDict, create_model
 
@@ -229,23 +231,24 @@ FIELD_DOCS: dict[tuple[str, str], str] = {
 }
 
 
-def _section_type(section: str):
+def _section_type(section: str) -> Any:
+    """The type (a model, or a list of a model) of a section's value, for the schema."""
     if section in OTHER_SECTIONS:
         return OTHER_SECTIONS[section]
     if section in LIST_SECTIONS:
-        return list[LIST_SECTIONS[section]]
+        return GenericAlias(list, (LIST_SECTIONS[section],))  # list[model], built at run time
     return SINGLE_SECTIONS[section]
 
 
-def file_schema(name: str) -> dict:
+def file_schema(name: str) -> dict[str, Any]:
     """Return the JSON Schema (a dict) of the knowledge file ``<name>.yaml``.
 
     Raises:
         KeyError: for a name not in :data:`FILES`.
     """
     sections, doc = FILES[name]
-    model = create_model(f"{name.capitalize()}File", __config__=ConfigDict(extra="forbid"),
-                         **{s: (_section_type(s), ...) for s in sections})
+    fields: dict[str, Any] = {s: (_section_type(s), ...) for s in sections}
+    model = create_model(f"{name.capitalize()}File", __config__=ConfigDict(extra="forbid"), **fields)
     schema = model.model_json_schema()
     schema.pop("required", None)  # the loader allows a section to live in another file
     for section, prop in schema["properties"].items():

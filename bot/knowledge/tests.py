@@ -102,7 +102,8 @@ def load_tests(directory: str | Path) -> LoadedTests:
     if data is None:
         return LoadedTests([], problems, path)
     if not isinstance(data, dict) or set(data) - {"tests"}:
-        line, col = (1, 1)
+        line: int | None = 1
+        col: int | None = 1
         if isinstance(data, dict):
             line, col = position_of(loaded.positions, (next(k for k in data if k != "tests"),
                                                        "__key__"))

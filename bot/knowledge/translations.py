@@ -12,6 +12,7 @@ text").
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Literal
 
 from pydantic import BaseModel
 
@@ -25,12 +26,12 @@ from .models import (
     Vocabulary,
 )
 from .problems import Problem
-from .yamlsafe import field_path, position_of
+from .yamlsafe import FieldPath, Positions, field_path, position_of
 
 LANGUAGE_NAMES = {"en": "English", "fr": "French", "ar": "Arabic", "zh": "Chinese"}
 
 # (file, YAML positions of that file, path of the entry in it, the entry)
-Located = tuple[str, dict, tuple, BaseModel]
+Located = tuple[str, Positions, FieldPath, BaseModel]
 
 
 def missing_languages(value: object) -> list[str]:
@@ -47,7 +48,7 @@ def said(langs: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
-def _texts(entry: BaseModel) -> Iterator[tuple[tuple, object]]:
+def _texts(entry: BaseModel) -> Iterator[tuple[FieldPath, object]]:
     """Yield (sub-path, value) of every user-visible text of ``entry``."""
     for field in TRANSLATED_FIELDS.get(type(entry), ()):
         value = getattr(entry, field)
@@ -70,22 +71,22 @@ def translation_problems(entries: list[Located], english_first: bool) -> list[Pr
         Problems of severity "error" (or "warning" when ``english_first``), at the field's
         line and column.
     """
-    severity = "warning" if english_first else "error"
+    severity: Literal["error", "warning"] = "warning" if english_first else "error"
     after = (" Published in English first (`english_first: true` under `translations:`): "
              "those users read the English text until the translation is added."
              if english_first else
              " Add the translation (see knowledge/README.md, \"Translated text\"), or set "
              "`english_first: true` under `translations:` to publish the English first.")
-    problems = []
+    problems: list[Problem] = []
 
-    def report(file: str, positions: dict, path: tuple, message: str) -> None:
+    def report(file: str, positions: Positions, path: FieldPath, message: str) -> None:
         # at the field's name: a translated text's value starts on its first language line
         line, column = positions.get(path + ("__key__",)) or position_of(positions, path)
         problems.append(Problem(file, line, column, field_path(path), message + after,
                                 severity))
 
     for file, positions, path, entry in entries:
-        items: list[tuple[tuple, BaseModel]] = [((), entry)]
+        items: list[tuple[FieldPath, BaseModel]] = [((), entry)]
         numbers = getattr(entry, "numbers", None)
         if numbers and all(isinstance(n, EmergencyNumber) for n in numbers):
             items += [(("numbers", i), n) for i, n in enumerate(numbers)]

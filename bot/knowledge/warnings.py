@@ -22,10 +22,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from .models import Knowledge, all_texts
+from .models import Knowledge, LocalizedMap, all_texts
 from .problems import Problem
-from .yamlsafe import field_path
+from .yamlsafe import FieldPath, Positions, field_path
+
+if TYPE_CHECKING:  # the core imports the models: only the type checker imports it here
+    from bot.core.engine import Assistant
+    from bot.core.types import Reply
 
 CHECKED_KINDS = ("person", "talk", "topic", "specialty", "fact")
 SECTION_OF = {"fact": "facts", "person": "people", "talk": "talks", "topic": "topics",
@@ -36,7 +41,7 @@ MAX_REACH_CHECKS = 2000
 """Only the first this many entries are asked for by name (about a millisecond each in a
 large directory), so a check or reload of a very large directory stays within seconds."""
 
-Place = tuple[str, dict, tuple]  # (file, YAML positions of that file, path of the entry)
+Place = tuple[str, Positions, FieldPath]  # (file, YAML positions of that file, path of the entry)
 
 
 class _Where:
@@ -49,33 +54,36 @@ class _Where:
         kind, _, entry_id = key.partition(":")
         return self.places.get((SECTION_OF.get(kind, kind), entry_id))
 
-    def problem(self, key: str, sub: tuple, message: str) -> Problem:
+    def problem(self, key: str, sub: FieldPath, message: str) -> Problem:
         place = self.place(key)
         if place is None:
             return Problem("-", None, None, key, message, "warning")
         file, positions, path = place
         full = path + sub
-        line = column = None
+        line: int | None = None
+        column: int | None = None
         probe = full
         while probe:
-            key = positions.get(probe + ("__key__",))
+            at_key = positions.get(probe + ("__key__",))
             value = positions.get(probe)
-            if key or value:
+            if at_key or value:
                 # a value on its own lines (a list, a group) is shown at its field name
-                line, column = value if value and (not key or value[0] == key[0]) else key
+                shown = value if value and (not at_key or value[0] == at_key[0]) else at_key
+                assert shown is not None  # one of the two is recorded
+                line, column = shown
                 break
             probe = probe[:-1]
         return Problem(file, line, column, field_path(full), message, "warning")
 
 
-def _label(value) -> str:
+def _label(value: str | LocalizedMap | None) -> str:
     texts = all_texts(value)
     return texts[0] if texts else ""
 
 
-def _main_names(k: Knowledge) -> dict[str, tuple[str, tuple]]:
+def _main_names(k: Knowledge) -> dict[str, tuple[str, FieldPath]]:
     """Entry key -> (its own name as a user would type it, the field that holds it)."""
-    out: dict[str, tuple[str, tuple]] = {}
+    out: dict[str, tuple[str, FieldPath]] = {}
     for fact in k.facts:
         out[f"fact:{fact.id}"] = (_label(fact.label), ("label",))
     for person in k.people:
@@ -90,9 +98,9 @@ def _main_names(k: Knowledge) -> dict[str, tuple[str, tuple]]:
     return out
 
 
-def _alias_fields(k: Knowledge) -> dict[str, list[tuple[str, tuple]]]:
+def _alias_fields(k: Knowledge) -> dict[str, list[tuple[str, FieldPath]]]:
     """Entry key -> [(alias text as written, field holding it)], names first."""
-    out: dict[str, list[tuple[str, tuple]]] = defaultdict(list)
+    out: dict[str, list[tuple[str, FieldPath]]] = defaultdict(list)
     for fact in k.facts:
         out[f"fact:{fact.id}"] += [(a, ("aliases", i)) for i, a in enumerate(fact.aliases)]
     for person in k.people:
@@ -111,7 +119,7 @@ def _alias_fields(k: Knowledge) -> dict[str, list[tuple[str, tuple]]]:
     return out
 
 
-def _source(text: str, fields: list[tuple[str, tuple]]) -> tuple[str, tuple]:
+def _source(text: str, fields: list[tuple[str, FieldPath]]) -> tuple[str, FieldPath]:
     """The alias as the admin wrote it, and its field, for an indexed alias ``text``
     (a joined form like "lijinbao" comes from "Li Jin Bao")."""
     for written, sub in fields:
@@ -123,7 +131,7 @@ def _source(text: str, fields: list[tuple[str, tuple]]) -> tuple[str, tuple]:
     return text, ()
 
 
-def _shared_aliases(k: Knowledge, assistant, where: _Where) -> list[Problem]:
+def _shared_aliases(k: Knowledge, assistant: Assistant, where: _Where) -> list[Problem]:
     """One warning per pair of entries that share an alias the matcher cannot tell apart,
     with what the assistant answers to that alias now."""
     from bot.core.entries import alias_triples
@@ -148,7 +156,7 @@ def _shared_aliases(k: Knowledge, assistant, where: _Where) -> list[Problem]:
         if words:
             owners[words].setdefault(key, text)
     pairs: dict[tuple[str, str], list[tuple[str, str]]] = {}
-    problems = []
+    problems: list[Problem] = []
     for found in owners.values():
         if len(found) > MAX_PAIR_GROUP:  # a common surname: one warning, not dozens of pairs
             problems.append(_crowded(found, fields, where))
@@ -161,7 +169,8 @@ def _shared_aliases(k: Knowledge, assistant, where: _Where) -> list[Problem]:
         # reported at the alias of the entry further down the files: usually the newer one
         if _order(where, b) < _order(where, a):
             a, b, shared = b, a, [(y, x) for x, y in shared]
-        spoken, sub = [], None
+        spoken: list[str] = []
+        sub: FieldPath | None = None
         for alias_a, alias_b in shared:
             written_b, field = _source(alias_b, fields.get(b, []))
             written_a, _ = _source(alias_a, fields.get(a, []))
@@ -179,12 +188,13 @@ def _shared_aliases(k: Knowledge, assistant, where: _Where) -> list[Problem]:
     return problems
 
 
-def _order(where: _Where, key: str) -> tuple:
+def _order(where: _Where, key: str) -> tuple[str, int, str]:
     place = where.problem(key, (), "")
     return place.file, place.line or 0, key
 
 
-def _crowded(found: dict[str, str], fields, where: _Where) -> Problem:
+def _crowded(found: dict[str, str], fields: dict[str, list[tuple[str, FieldPath]]],
+             where: _Where) -> Problem:
     keys = sorted(found, key=lambda key: _order(where, key))
     last = keys[-1]
     written, sub = _source(found[last], fields.get(last, []))
@@ -195,12 +205,12 @@ def _crowded(found: dict[str, str], fields, where: _Where) -> Problem:
         "specific aliases if users should reach them with it."))
 
 
-def _ask(assistant, text: str):
+def _ask(assistant: Assistant, text: str) -> Reply:
     from bot.core.types import Message  # the core imports the models: import late
     return assistant.reply(Message(text, lang="en"))
 
 
-def _describe(reply) -> str:
+def _describe(reply: Reply) -> str:
     offered = [c.id for c in reply.choices if ":" in c.id and not c.id.startswith("list:")]
     text = f"{reply.intent} about {', '.join(reply.ids)}" if reply.ids else \
         f"{reply.intent}, no entry"
@@ -209,9 +219,9 @@ def _describe(reply) -> str:
     return text
 
 
-def _unreachable(k: Knowledge, assistant, where: _Where) -> list[Problem]:
+def _unreachable(k: Knowledge, assistant: Assistant, where: _Where) -> list[Problem]:
     """Ask the real assistant each entry's own name; warn when the entry is not in the answer."""
-    problems = []
+    problems: list[Problem] = []
     names = list(_main_names(k).items())
     for key, (name, sub) in names[:MAX_REACH_CHECKS]:
         if not name:
@@ -232,7 +242,7 @@ def _unreachable(k: Knowledge, assistant, where: _Where) -> list[Problem]:
 
 def warnings_for(knowledge: Knowledge,
                  files_positions: Mapping[tuple[str, str], Place] | None = None,
-                 assistant=None) -> list[Problem]:
+                 assistant: Assistant | None = None) -> list[Problem]:
     """Return the warnings about a validated knowledge version, sorted by file and line.
 
     Args:

@@ -13,20 +13,29 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeAlias, cast
 
 import yaml
+from yaml.error import Mark
 from yaml.events import (
     AliasEvent,
+    CollectionStartEvent,
     DocumentStartEvent,
+    Event,
     MappingStartEvent,
     ScalarEvent,
     SequenceStartEvent,
     StreamEndEvent,
 )
-from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .problems import Problem
+
+FieldPath: TypeAlias = tuple[str | int, ...]  # str keys and int list indexes; () is the root
+Positions: TypeAlias = dict[FieldPath, tuple[int, int]]  # path -> (line, column), 1-based
+_Note: TypeAlias = tuple[Mark, str]  # (where, what) noted by the composer on a node
 
 __all__ = ["LoadedYaml", "load_yaml_text", "load_yaml_file", "MAX_CHARS"]
 
@@ -100,7 +109,7 @@ class LoadedYaml:
     """
 
     data: object = None
-    positions: dict[tuple, tuple[int, int]] = field(default_factory=dict)
+    positions: Positions = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -110,7 +119,7 @@ def _line_col(text: str, index: int) -> tuple[int, int]:
     return len(before), len(before[-1]) + 1
 
 
-def field_path(path: tuple) -> str | None:
+def field_path(path: FieldPath) -> str | None:
     """``("doctors", 3, "telecom")`` -> ``doctors[3].telecom``; the root gives None."""
     out = ""
     for part in path:
@@ -118,7 +127,7 @@ def field_path(path: tuple) -> str | None:
     return out or None
 
 
-def position_of(positions: dict, path: tuple) -> tuple[int | None, int | None]:
+def position_of(positions: Positions, path: FieldPath) -> tuple[int | None, int | None]:
     """Return (line, column) of ``path`` in a :class:`LoadedYaml`'s positions, or of its
     nearest recorded parent (value, else key); (None, None) when nothing is recorded."""
     while True:
@@ -176,7 +185,8 @@ def _explain_trap(text: str) -> str | None:
     if _OTHER_NUMBER.fullmatch(text):
         return f"Without quotes YAML reads it as the number {_number_text(float(text))}."
     # Safety net: anything else PyYAML itself would not keep as text (e.g. '=' or '<<').
-    if _PYYAML_RESOLVER.resolve(ScalarNode, text, (True, False)) != _STD + "str":
+    # types-PyYAML leaves BaseResolver.resolve unannotated (it returns the tag, a str)
+    if _PYYAML_RESOLVER.resolve(ScalarNode, text, (True, False)) != _STD + "str":  # type: ignore[no-untyped-call]
         return "Without quotes YAML may read it as something other than text."
     return None
 
@@ -194,7 +204,22 @@ def _plain_value(text: str) -> object:
     return text
 
 
-class _Noting:
+if TYPE_CHECKING:
+    class _NotingBase(yaml.parser.Parser, yaml.composer.Composer):
+        """What the noting composer uses of the parser it is mixed with (PyYAML's or libyaml's)."""
+
+        def peek_event(self) -> Event: ...
+        def get_event(self) -> Event: ...
+else:
+    _NotingBase = object
+
+
+def _note(node: Node, notes: list[_Note], rejected: bool) -> None:
+    """Attach the composer's notes to ``node`` (read back by :meth:`_Builder.report_notes`)."""
+    node.__dict__.update(notes=notes, rejected=rejected)
+
+
+class _Noting(_NotingBase):
     """Composer part that notes anchors, aliases and tags on the nodes instead of honouring
     them.
 
@@ -203,24 +228,28 @@ class _Noting:
     reported by the builder, which knows the field path.
     """
 
-    def compose_node(self, parent, index):
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
         self.anchors = {}  # aliases are never resolved, so anchors are never kept
         if self.check_event(AliasEvent):
-            event = self.get_event()
-            node = ScalarNode(_STD + "null", "", event.start_mark, event.end_mark)
-            node.notes, node.rejected = [(event.start_mark, _ALIAS_MSG)], True
-            return node
-        event = self.peek_event()
-        notes = [(event.start_mark, _ALIAS_MSG)] if event.anchor is not None else []
+            alias = self.get_event()
+            at = cast(Mark, alias.start_mark)
+            alias_node = ScalarNode(_STD + "null", "", at, cast(Mark, alias.end_mark))
+            _note(alias_node, [(at, _ALIAS_MSG)], True)
+            return alias_node
+        # Past an alias, the next event starts a node: a scalar, a sequence or a mapping.
+        event = cast("ScalarEvent | CollectionStartEvent", self.peek_event())
+        start = cast(Mark, event.start_mark)
+        notes: list[_Note] = [(start, _ALIAS_MSG)] if event.anchor is not None else []
         tag = event.tag
         rejected = tag not in (None, "!") and tag != _ALLOWED_TAGS.get(type(event))
-        if rejected:
+        if rejected and tag is not None:
             shown = "!!" + tag[len(_STD):] if tag.startswith(_STD) else tag
-            notes.append((event.start_mark, f"the tag {shown} is not allowed in knowledge files; "
+            notes.append((start, f"the tag {shown} is not allowed in knowledge files; "
                                             "remove it and write the plain value (in quotes if needed)"))
         node = super().compose_node(parent, index)
-        node.notes, node.rejected = notes, rejected
-        node.forced_str = tag is not None  # '!' or '!!str' on a scalar means "this is text"
+        assert node is not None  # a node event always composes a node
+        _note(node, notes, rejected)
+        node.__dict__["forced_str"] = tag is not None  # '!' or '!!str' on a scalar means "this is text"
         if isinstance(node, ScalarNode) and not node.style:
             node.style = None  # libyaml says '' for a plain scalar, PyYAML None
         return node
@@ -230,8 +259,9 @@ class _Loader(_Noting, yaml.SafeLoader):
     """PyYAML's pure-Python parser with the noting composer."""
 
 
+_FastLoader: Callable[[str], _Noting] | None
 if getattr(yaml, "__with_libyaml__", False):
-    class _FastLoader(_Noting, yaml._yaml.CParser, yaml.composer.Composer,
+    class _CLoader(_Noting, yaml._yaml.CParser, yaml.composer.Composer,
                       yaml.resolver.Resolver):
         """libyaml's parser (C, about ten times faster on long lists of terms) feeding the
         same composer as :class:`_Loader`; used first, and any error is read again with
@@ -241,6 +271,8 @@ if getattr(yaml, "__with_libyaml__", False):
             yaml._yaml.CParser.__init__(self, text)
             yaml.composer.Composer.__init__(self)
             yaml.resolver.Resolver.__init__(self)
+
+    _FastLoader = _CLoader
 else:  # pragma: no cover - PyYAML built without libyaml
     _FastLoader = None
 
@@ -249,19 +281,21 @@ class _Builder:
     """Turns composed nodes into plain Python data, positions and problems."""
 
     def __init__(self, file: str, problems: list[Problem]):
-        self.file, self.problems, self.positions = file, problems, {}
+        self.file, self.problems = file, problems
+        self.positions: Positions = {}
 
-    def error(self, node, path, message, mark=None):
+    def error(self, node: Node, path: FieldPath, message: str, mark: Mark | None = None) -> None:
         mark = mark or node.start_mark
         self.problems.append(Problem(self.file, mark.line + 1, mark.column + 1, field_path(path), message))
 
-    def report_notes(self, node, path) -> bool:
+    def report_notes(self, node: Node, path: FieldPath) -> bool:
         """Report what the loader noted on ``node``; True when the node must be dropped."""
-        for mark, message in getattr(node, "notes", ()):
+        notes: tuple[_Note, ...] | list[_Note] = getattr(node, "notes", ())
+        for mark, message in notes:
             self.error(node, path, message, mark)
-        return getattr(node, "rejected", False)
+        return bool(getattr(node, "rejected", False))
 
-    def build(self, node, path: tuple, record: bool = True) -> object:
+    def build(self, node: Node, path: FieldPath, record: bool = True) -> object:
         """``record=False`` checks a subtree (for more problems) without keeping its positions."""
         if record:
             self.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
@@ -271,6 +305,7 @@ class _Builder:
             return [self.build(child, path + (i,), record) for i, child in enumerate(node.value)]
         if isinstance(node, MappingNode):
             return self.build_mapping(node, path, record)
+        assert isinstance(node, ScalarNode)  # the composer makes scalars, sequences and mappings
         if node.style is not None or getattr(node, "forced_str", False):
             return node.value  # quoted, block (| >) or tagged as text: always text
         value = _plain_value(node.value)
@@ -281,7 +316,7 @@ class _Builder:
             return node.value
         return value
 
-    def build_mapping(self, node, path, record) -> dict:
+    def build_mapping(self, node: MappingNode, path: FieldPath, record: bool) -> dict[str, object]:
         out: dict[str, object] = {}
         first_line: dict[str, int] = {}
         for key_node, value_node in node.value:
@@ -301,7 +336,7 @@ class _Builder:
             out[key] = self.build(value_node, path + (key,), record)
         return out
 
-    def key(self, node, path) -> str | None:
+    def key(self, node: Node, path: FieldPath) -> str | None:
         """The key as text, reporting keys that are not plain text; None when unusable."""
         if self.report_notes(node, path + (node.value,) if isinstance(node, ScalarNode) else path):
             return None
@@ -309,7 +344,7 @@ class _Builder:
             self.error(node, path, "a key must be a simple word or text, not a list or a group; "
                                    "check the line (a '?' or brackets before the colon?)")
             return None
-        text = node.value
+        text: str = node.value
         if node.style is not None or getattr(node, "forced_str", False):
             return text
         if text == "":
@@ -341,7 +376,7 @@ def _syntax_problem(file: str, exc: yaml.MarkedYAMLError) -> Problem:
                    f"{hint} (YAML says: {detail})")
 
 
-def _parse(text: str, file: str) -> tuple[list, list[Problem], Problem | None]:
+def _parse(text: str, file: str) -> tuple[list[Node], list[Problem], Problem | None]:
     """Compose every document; returns (root nodes, problems, syntax problem or None)."""
     if _FastLoader is not None:
         try:
@@ -353,19 +388,21 @@ def _parse(text: str, file: str) -> tuple[list, list[Problem], Problem | None]:
     return _compose(_Loader(text), file)
 
 
-def _compose(loader, file: str) -> tuple[list, list[Problem], Problem | None]:
+def _compose(loader: _Noting, file: str) -> tuple[list[Node], list[Problem], Problem | None]:
     problems: list[Problem] = []
-    roots: list = []
+    roots: list[Node] = []
     try:
         loader.get_event()  # StreamStartEvent
         while not loader.check_event(StreamEndEvent):
             if len(roots) == 1 and loader.check_event(DocumentStartEvent):
-                mark = loader.peek_event().start_mark
+                mark = cast(Mark, loader.peek_event().start_mark)
                 problems.append(Problem(file, mark.line + 1, mark.column + 1, None,
                                         "only one YAML document per file: this '---' line starts a "
                                         "second one. Remove the '---' line (or move what follows "
                                         "into its own file)."))
-            roots.append(loader.compose_document())
+            root = loader.compose_document()
+            assert root is not None  # a document always has a root node (an empty one is a null)
+            roots.append(root)
     except yaml.MarkedYAMLError as exc:
         return [], problems, _syntax_problem(file, exc)
     except (yaml.YAMLError, RecursionError) as exc:
@@ -376,7 +413,7 @@ def _compose(loader, file: str) -> tuple[list, list[Problem], Problem | None]:
     return roots, problems, None
 
 
-def _parse_despite_tabs(text: str, file: str) -> tuple[list, list[Problem], Problem | None]:
+def _parse_despite_tabs(text: str, file: str) -> tuple[list[Node], list[Problem], Problem | None]:
     """Like :func:`_parse`, with leading tabs turned into spaces (the tabs are reported already).
 
     We cannot know the admin's tab width: the first width that parses wins, so the other
@@ -384,10 +421,13 @@ def _parse_despite_tabs(text: str, file: str) -> tuple[list, list[Problem], Prob
     """
     first = None
     for width in (2, 4, 8):
-        result = _parse(re.sub(r"(?m)^[ \t]+", lambda m, w=width: m.group(0).expandtabs(w), text), file)
+        def expand(m: re.Match[str], w: int = width) -> str:
+            return m.group(0).expandtabs(w)
+        result = _parse(re.sub(r"(?m)^[ \t]+", expand, text), file)
         if result[2] is None:
             return result
         first = first or result
+    assert first is not None  # the loop ran
     return first
 
 
@@ -403,7 +443,7 @@ def _check_characters(text: str, file: str, problems: list[Problem]) -> tuple[st
         text = _CONTROL.sub(" ", text)
     tab_lines = [(number, m.group().index("\t") + 1)
                  for number, line in enumerate(_LINE_BREAK.split(text), start=1)
-                 if "\t" in (m := re.match(r"[ \t]*", line)).group()]
+                 if "\t" in (m := cast(re.Match[str], re.match(r"[ \t]*", line))).group()]
     for line, col in tab_lines[:MAX_REPEATS]:
         problems.append(Problem(file, line, col, None, "a tab is used for indentation; YAML allows "
                                                        "only spaces. Replace the tab with spaces."))
@@ -456,7 +496,7 @@ def load_yaml_text(text: str, file: str) -> LoadedYaml:
     return LoadedYaml(built[0] if built else None, builder.positions, _sorted(problems))
 
 
-def load_yaml_file(path: str | os.PathLike) -> LoadedYaml:
+def load_yaml_file(path: str | os.PathLike[str]) -> LoadedYaml:
     """Read a knowledge file from disk and parse it with :func:`load_yaml_text`.
 
     The bytes must be UTF-8 (a UTF-8 byte-order mark only gives a warning). Unreadable
@@ -465,7 +505,7 @@ def load_yaml_file(path: str | os.PathLike) -> LoadedYaml:
     """
     file = str(path)
 
-    def fail(message, line=None, column=None):
+    def fail(message: str, line: int | None = None, column: int | None = None) -> LoadedYaml:
         return LoadedYaml(None, {}, [Problem(file, line, column, None, message)])
 
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -27,8 +28,8 @@ from .models import (
 )
 from .privacy import question_for_log
 
-_counts = ReplyCountModel.__table__
-_questions = UnansweredQuestionModel.__table__
+_counts = cast(sa.Table, ReplyCountModel.__table__)
+_questions = cast(sa.Table, UnansweredQuestionModel.__table__)
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,7 @@ class QuestionLog:
         if since is not None:
             query = query.where(_questions.c.last_seen >= as_utc(since))
         with self._engine.connect() as conn:
-            return [UnansweredQuestion(*row) for row in conn.execute(query)]
+            return [UnansweredQuestion(*row) for row in conn.execute(query).tuples()]
 
     def stats(self, since: date, until: date) -> ReplyStats:
         """Return the reply counts of the UTC days ``since`` to ``until``, both included.
@@ -197,8 +198,8 @@ class QuestionLog:
         by_lang = (sa.select(_counts.c.lang, total).where(in_range)
                    .group_by(_counts.c.lang).order_by(total.desc(), _counts.c.lang))
         with self._engine.connect() as conn:
-            intents = {name: int(n) for name, n in conn.execute(by_intent)}
-            langs = {name: int(n) for name, n in conn.execute(by_lang)}
+            intents = {name: int(n) for name, n in conn.execute(by_intent).tuples()}
+            langs = {name: int(n) for name, n in conn.execute(by_lang).tuples()}
         return ReplyStats(total=sum(intents.values()), by_intent=intents, by_language=langs)
 
     def purge(self) -> int:

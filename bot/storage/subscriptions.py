@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -29,8 +30,8 @@ from .models import (
 )
 from .questions import _insert_for
 
-_subscribers = SubscriberModel.__table__
-_deliveries = DeliveryModel.__table__
+_subscribers = cast(sa.Table, SubscriberModel.__table__)
+_deliveries = cast(sa.Table, DeliveryModel.__table__)
 
 UNSUBSCRIBED_ERROR = "unsubscribed"  # last_error of a delivery dropped by unsubscribe()
 BLOCKED_ERROR = "blocked by the user"
@@ -138,7 +139,7 @@ class Subscriptions:
             if inserted is not None:
                 return True
             where = self._where(channel, chat)
-            values = {"updated_at": now}
+            values: dict[str, object] = {"updated_at": now}
             if language is not None:
                 values["language"] = language
             revived = conn.execute(

@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -17,7 +18,7 @@ from .models import (
     utc_now,
 )
 
-_versions = KnowledgeVersionModel.__table__
+_versions = cast(sa.Table, KnowledgeVersionModel.__table__)
 
 
 @dataclass(frozen=True)
