@@ -255,9 +255,10 @@ class EmergencyDetector:
         window = self.e.negation.window + 1
         for pattern in concept.when:
             lists = [(occ if pattern.negated else live).get(g) for g in pattern.all]
-            if not all(lists):
+            present = [spans for spans in lists if spans]
+            if len(present) < len(lists):  # a word group of the pattern is missing
                 continue
-            for combo in itertools.product(*(spans[:MAX_TRIES] for spans in lists)):
+            for combo in itertools.product(*(spans[:MAX_TRIES] for spans in present)):
                 start, end = min(s for s, _ in combo), max(e for _, e in combo)
                 if pattern.within is not None and end - start > pattern.within:
                     continue

@@ -31,11 +31,14 @@ from __future__ import annotations
 import logging
 import re
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Protocol, TypeVar, cast
 
+from pydantic import BaseModel
 from rapidfuzz.distance import OSA
 
 from bot.i18n import SUPPORTED, isolate_ltr, language
-from bot.knowledge.models import Doctor, Fact, Knowledge, Person, Topic
+from bot.knowledge.models import Doctor, Fact, Knowledge, Person, Talk, Topic
 
 from . import phonetic, render
 from .emergency import EmergencyDetector
@@ -44,9 +47,20 @@ from .followup import FollowUp, FollowUpFinder
 from .index import Analysis, Mention
 from .language import LanguageDetector
 from .questions import QuestionWords
-from .types import Candidate, Choice, Context, Message, Reply
+from .types import Candidate, Choice, Context, Intent, Message, Reply
 
 log = logging.getLogger(__name__)
+
+
+class _HasId(Protocol):
+    """A knowledge entry, as far as ranking needs it."""
+
+    @property
+    def id(self) -> str: ...
+
+
+_E = TypeVar("_E", bound=BaseModel)  # an entry model (Fact, Person, Topic, ...)
+_I = TypeVar("_I", bound=_HasId)  # talks or doctors covering topics
 
 MAX_MESSAGE_CHARS = 1000   # longer messages are read up to here (a chat question is short)
 ANSWER_MIN = 0.55          # below this confidence the bot asks instead of answering
@@ -62,8 +76,8 @@ LISTS = ("list:sessions", "list:speakers", "list:doctors", "help")
 SECTIONS = {"sessions": "list:sessions", "programme": "list:sessions", "program": "list:sessions",
             "speakers": "list:speakers", "doctor": "list:doctors", "doctors": "list:doctors",
             "help": "help"}
-SMALLTALK = {"greeting": "greeting", "help": "help", "about": "help", "thanks": "smalltalk",
-             "bye": "smalltalk", "ack": "smalltalk"}
+SMALLTALK: dict[str, Intent] = {"greeting": "greeting", "help": "help", "about": "help",
+                                "thanks": "smalltalk", "bye": "smalltalk", "ack": "smalltalk"}
 SMALLTALK_ORDER = ("thanks", "bye", "about", "help", "greeting", "ack")
 SUBSTANTIVE_CUES = ("doctor", "speakers", "sessions", "offtopic")
 CONTEXT_WEIGHT = 0.5       # a mention found only through words true of the whole forum
@@ -215,14 +229,14 @@ class Assistant:
         if kind == "person":
             return self._people([mention], lang, 1.0, doctor=False)
         if kind == "doctor":
-            return self._doctor_cards([entry], lang, 1.0, [choice_id])
+            return self._doctor_cards([cast(Doctor, entry)], lang, 1.0, [choice_id])
         if kind in ("topic", "talk"):
             return self._sessions([mention], lang, 1.0)
         if kind == "specialty":
             return self._doctors([mention], [], lang, 1.0)
         if kind == "fact":
-            text = render.unknown_fact(self.k, entry, []) if entry.unknown else \
-                render.fact(self.k, entry)
+            fact = cast(Fact, entry)
+            text = render.unknown_fact(self.k, fact, []) if fact.unknown else render.fact(self.k, fact)
             return self._reply("event", text, lang, ids=(choice_id,))
         return self._reply("event", render.event_overview(self.k), lang, ids=(choice_id,))
 
@@ -348,10 +362,11 @@ class Assistant:
             return None
         kind = max(kinds, key=lambda c: (len(a.cues[c].positions & a.content),
                                          -SMALLTALK_ORDER.index(c)))
-        body = {"greeting": render.greeting, "help": render.help_text,
-                "about": render.about_me}.get(kind, lambda k: {
-                    "thanks": render.thanks, "bye": render.goodbye,
-                    "ack": render.acknowledged}[kind]())(self.k)
+        from_knowledge: dict[str, Callable[[Knowledge], str]] = {
+            "greeting": render.greeting, "help": render.help_text, "about": render.about_me}
+        fixed: dict[str, Callable[[], str]] = {
+            "thanks": render.thanks, "bye": render.goodbye, "ack": render.acknowledged}
+        body = from_knowledge[kind](self.k) if kind in from_knowledge else fixed[kind]()
         return self._reply(SMALLTALK[kind], body, lang, choices=_list_choices())
 
     def _answer(self, a: Analysis, lang: str) -> Reply:
@@ -364,13 +379,13 @@ class Assistant:
         doctor_cue = "doctor" in cues
         if "offtopic" in cues and not people:
             return self._ask(a, [], lang, 0.0)  # weather, flights: not this bot's to answer
-        if facts and topics and all(self.k.entries[t.key].umbrella for t in topics):
+        if facts and topics and all(self._entry(Topic, t.key).umbrella for t in topics):
             # a theme most talks share gives way to a fact ("why does high-risk pregnancy
             # need teamwork" asks why the forum was held)
             topics = []
             talks = [t for t in talks if not t.description]
         asked = self.questions.kinds(a.units)
-        unknown = [m for m in facts if self.k.entries[m.key].unknown]
+        unknown = [m for m in facts if self._entry(Fact, m.key).unknown]
         if unknown and not (people or specialties or self._about_forum(a)):
             facts = [m for m in facts if m not in unknown]  # "the price of bitcoin"
             if not facts and not topics and not talks:
@@ -417,12 +432,12 @@ class Assistant:
         if topics or talks:
             return self._checked(a, topics + talks, lang, "session")
         if facts:
-            best = _ambiguous_or_best(a, self._asked_facts(facts, asked),
-                                      self._weak(a))
-            other = self._other_kind(best, asked)
+            chosen = _ambiguous_or_best(a, self._asked_facts(facts, asked),
+                                        self._weak(a))
+            other = self._other_kind(chosen, asked)
             if other:
                 return self._checked(a, other, lang, "event")
-            return self._checked(a, best, lang, "event")
+            return self._checked(a, chosen, lang, "event")
         kind_fact = self._kind_fact(a, asked, kinds["event"], lang)
         if kind_fact:
             return kind_fact
@@ -473,7 +488,7 @@ class Assistant:
                      ) -> list[Mention]:
         """Keep the facts that answer the kind of question asked ("how many" -> the
         audience), when some do; otherwise all of them."""
-        fitting = [m for m in facts if set(self.k.entries[m.key].answers) & asked.keys()]
+        fitting = [m for m in facts if set(self._entry(Fact, m.key).answers) & asked.keys()]
         return fitting or facts
 
     def _other_kind(self, found: list[Mention], asked: dict[str, frozenset[int]]
@@ -481,7 +496,7 @@ class Assistant:
         """"When" or "why" about a fact that does not answer it ("when was the opening
         ceremony", "why did they organise it"): the forum's fact of that kind. ("Where"
         has too many senses: where to read the article, where a hospital is.)"""
-        if any(set(self.k.entries[m.key].answers) & asked.keys() for m in found):
+        if any(set(self._entry(Fact, m.key).answers) & asked.keys() for m in found):
             return None
         for kind in ("when", "why"):
             if kind in asked:
@@ -527,11 +542,11 @@ class Assistant:
         conf = self._confidence(a, [best, *people, *specialties])
         if conf < ANSWER_MIN:
             return self._ask(a, [best], lang, conf)
-        persons = [self.k.entries[m.key] for m in people[:MAX_PEOPLE]]
+        persons = [self._entry(Person, m.key) for m in people[:MAX_PEOPLE]]
         wanted = {m.key.split(":", 1)[1] for m in specialties}
         persons += [self.k.get("person", d.practitioner) for d in self.k.doctors
                     if wanted & set(d.specialty)][:MAX_PEOPLE - len(persons)]
-        text = render.unknown_fact(self.k, self.k.entries[best.key], persons)
+        text = render.unknown_fact(self.k, self._entry(Fact, best.key), persons)
         return self._reply("event", text, lang, confidence=conf,
                            ids=(best.key, *(f"person:{p.id}" for p in persons)),
                            candidates=_candidates(a))
@@ -548,7 +563,7 @@ class Assistant:
         for m in people:
             if m.description or m.heard:
                 continue
-            person = self.k.entries[m.key]
+            person = self._entry(Person, m.key)
             name, own = self._name_words(person)
             if m.score < 1.0 and _other_chinese_name(
                     [a.units[i] for i in sorted(m.positions)], name):
@@ -587,7 +602,7 @@ class Assistant:
                    lang: str) -> Reply:
         known = list({p.key: p for p in [*people, *a.near]
                       if p.kind == "person" and not p.description}.values())[:MAX_CHOICES]
-        names = [self.k.entries[p.key].name for p in known[:2]]
+        names = [self._entry(Person, p.key).name for p in known[:2]]
         choices = tuple(Choice(p.key, render.label(self.k, p.key)) for p in known)
         return self._reply("fallback", render.unknown_person(written, names), lang,
                            choices=choices, confidence=0.0, candidates=_candidates(a))
@@ -602,7 +617,7 @@ class Assistant:
         if intent == "session":
             return self._sessions(used, lang, conf, a)
         entry = self.k.entries[used[0].key]
-        text = render.fact(self.k, entry) if used[0].kind == "fact" else \
+        text = render.fact(self.k, cast(Fact, entry)) if used[0].kind == "fact" else \
             render.event_overview(self.k)
         return self._reply("event", text, lang, ids=(used[0].key,), confidence=conf,
                            candidates=_candidates(a))
@@ -624,12 +639,14 @@ class Assistant:
     # -- answers --------------------------------------------------------------------------
     def _people(self, used: list[Mention], lang: str, conf: float, doctor: bool,
                 a: Analysis | None = None) -> Reply:
-        persons = [self.k.entries[m.key] for m in used[:MAX_PEOPLE]]
+        persons = [self._entry(Person, m.key) for m in used[:MAX_PEOPLE]]
         doctors = [self.k.doctor_for(p.id) for p in persons]
-        heard = "".join(render.heard_as(m.heard, self.k.entries[m.key].name) + "\n"
+        heard = "".join(render.heard_as(m.heard, self._entry(Person, m.key).name) + "\n"
                         for m in used[:MAX_PEOPLE] if m.heard)
         if doctor and all(doctors):
-            return self._doctor_cards(doctors, lang, conf, [m.key for m in used], heard=heard)
+            # every person has a doctor listing (checked just above)
+            return self._doctor_cards(cast(list[Doctor], doctors), lang, conf, [m.key for m in used],
+                                      heard=heard)
         ids: list[str] = []
         for p in persons:
             ids.append(f"person:{p.id}")
@@ -646,13 +663,13 @@ class Assistant:
 
     def _sessions(self, used: list[Mention], lang: str, conf: float,
                   a: Analysis | None = None) -> Reply:
-        topics = [self.k.entries[m.key] for m in used if m.kind == "topic"]
+        topics = [self._entry(Topic, m.key) for m in used if m.kind == "topic"]
         asked = [t for t in topics if not t.umbrella] or topics
         scores = _rank(self._topic_talks, [(t, m.score) for t, m in zip(
             topics, [m for m in used if m.kind == "topic"]) if t in asked])
         for m in used:
             if m.kind == "talk":
-                talk = self.k.entries[m.key]
+                talk = self._entry(Talk, m.key)
                 scores[talk.id] = scores.get(talk.id, 0.0) + m.score
         talks = _top([self.k.get("talk", i) for i in scores], scores)
         talks.sort(key=lambda t: t.order)
@@ -671,7 +688,7 @@ class Assistant:
                  conf: float) -> Reply:
         sp_ids = {m.key.split(":", 1)[1] for m in specialties}
         pool = [d for d in self.k.doctors if not sp_ids or sp_ids & set(d.specialty)]
-        topic_entries = [self.k.entries[m.key] for m in topics]
+        topic_entries = [self._entry(Topic, m.key) for m in topics]
         asked = [t for t in topic_entries if not t.umbrella] or topic_entries
         none_on: list[Topic] = []
         if asked:
@@ -690,8 +707,8 @@ class Assistant:
         return self._doctor_cards(pool, lang, conf, keys, asked, none_on)
 
     def _doctor_cards(self, doctors: list[Doctor], lang: str, conf: float,
-                      keys: list[str], topics: list[Topic] = (),
-                      none_on: list[Topic] = (), heard: str = "") -> Reply:
+                      keys: list[str], topics: Sequence[Topic] = (),
+                      none_on: Sequence[Topic] = (), heard: str = "") -> Reply:
         text = heard + render.doctors_list(self.k, doctors, none_on)
         text = self._with_notes(text, topics)
         ids = keys + [f"doctor:{d.id}" for d in doctors]
@@ -701,7 +718,7 @@ class Assistant:
         return self._reply("doctor", text, lang, ids=tuple(dict.fromkeys(ids)),
                            confidence=conf, choices=choices)
 
-    def _with_notes(self, text: str, topics) -> str:
+    def _with_notes(self, text: str, topics: Sequence[Topic]) -> str:
         """Add the medical-information note at the end and, for topics whose lay wording can
         describe an emergency, the emergency numbers FIRST (a channel that must shorten a
         long answer cuts from the end)."""
@@ -729,8 +746,15 @@ class Assistant:
                                              for s in self.k.specialties))
         return self._reply("help", render.help_text(self.k), lang, choices=_list_choices())
 
+    def _entry(self, model: type[_E], key: str) -> _E:
+        """The entry under reference key ``key`` ("kind:id") whose kind the caller knows
+        (a mention's kind): ``model`` is that kind's model, for the type checker."""
+        return cast(_E, self.k.entries[key])
+
     @staticmethod
-    def _reply(intent, text, lang, *, choices=(), ids=(), confidence=1.0, candidates=()):
+    def _reply(intent: Intent, text: str, lang: str, *, choices: Iterable[Choice] = (),
+               ids: Iterable[str] = (), confidence: float = 1.0,
+               candidates: Iterable[Candidate] = ()) -> Reply:
         if lang == "ar":  # Latin names and numbers keep their order in right-to-left text
             text = isolate_ltr(text)
         return Reply(intent=intent, text=text, choices=tuple(choices), ids=tuple(ids),
@@ -835,11 +859,11 @@ def _syllable_count(word: str) -> int:
     return len(parts) if parts else 0
 
 
-def _coverage(k: Knowledge, items) -> dict[str, list]:
+def _coverage(k: Knowledge, items: Iterable[tuple[_I, Iterable[str]]]) -> dict[str, list[_I]]:
     """Map topic id -> items (talks or doctors) covering it directly or via a narrower topic."""
     parents: dict[str, list[str]] = {t.id: list(t.broader) for t in k.topics}
 
-    def ancestors(topic_id: str, seen=None) -> set[str]:
+    def ancestors(topic_id: str, seen: set[str] | None = None) -> set[str]:
         seen = seen if seen is not None else set()
         for p in parents.get(topic_id, []):
             if p not in seen:
@@ -847,7 +871,7 @@ def _coverage(k: Knowledge, items) -> dict[str, list]:
                 ancestors(p, seen)
         return seen
 
-    out: dict[str, list] = defaultdict(list)
+    out: dict[str, list[_I]] = defaultdict(list)
     for item, topic_ids in items:
         covered = set(topic_ids)
         for t in topic_ids:
@@ -857,7 +881,8 @@ def _coverage(k: Knowledge, items) -> dict[str, list]:
     return dict(out)
 
 
-def _rank(coverage: dict[str, list], topics: list[tuple[Topic, float]]) -> dict[str, float]:
+def _rank(coverage: Mapping[str, Sequence[_HasId]], topics: list[tuple[Topic, float]]
+          ) -> dict[str, float]:
     """Score items by the asked topics they cover; a topic covered by few items weighs more."""
     scores: dict[str, float] = defaultdict(float)
     for topic, weight in topics:
@@ -867,7 +892,7 @@ def _rank(coverage: dict[str, list], topics: list[tuple[Topic, float]]) -> dict[
     return scores
 
 
-def _top(items: list, scores: dict[str, float]) -> list:
+def _top(items: list[_I], scores: dict[str, float]) -> list[_I]:
     """Keep the items scoring at least half of the best one."""
     if not items:
         return []

@@ -20,7 +20,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -46,6 +46,8 @@ MAX_NEAR = 6               # did-you-mean candidates kept per message
 SHORT_ALIAS = 3            # a one-word alias this short ("Fan", "Li") needs a short message
 LOOKUP_CACHE = 50_000     # distinct message tokens remembered
 PHONETIC_SIM = 0.9        # a name matched by sound from another script is never certain
+# token -> (best similarity, message positions) of the tokens a message reached
+_Best = dict[str, tuple[float, frozenset[int]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +123,7 @@ class Analysis:
         """Share (0..1) of the message's content units covered by ``used`` and the cues."""
         if not self.content:
             return 1.0
-        covered = set()
+        covered: set[int] = set()
         for m in [*used, *self.cues.values()]:
             covered |= m.positions
         words = {self.units[i] for i in covered}  # a repeated word is explained everywhere
@@ -181,8 +183,8 @@ class MatchIndex:
     Build cost is linear in the number of aliases; benchmarks/bench_matcher.py measures it.
     """
 
-    def __init__(self, aliases, stopwords: set[str], variants: dict[str, str],
-                 name_kinds: tuple[str, ...] = ("person",)):
+    def __init__(self, aliases: Iterable[tuple[str, str, bool]], stopwords: set[str],
+                 variants: dict[str, str], name_kinds: tuple[str, ...] = ("person",)):
         self.variants = dict(variants)
         self.han_variants = sorted(((v, c) for v, c in self.variants.items()
                                     if v and all(is_han(ch) for ch in v)),
@@ -284,7 +286,8 @@ class MatchIndex:
                 start = han.find(word, start + len(word))
         return frozenset(i for i in range(len(units)) if i not in stop)
 
-    def _query_tokens(self, units: list[str], content: frozenset[int]):
+    def _query_tokens(self, units: list[str], content: frozenset[int]
+                      ) -> Iterator[tuple[str, frozenset[int], bool]]:
         """Yield (token, positions, exact_only): content words, stopwords (exact only: they
         only occur in names), adjacent content words joined, Chinese bigrams."""
         words = [i for i in range(len(units)) if i in content and not is_han(units[i][0])]
@@ -384,10 +387,10 @@ class MatchIndex:
                 above[records[idx].key].append((score, idx))
             elif score >= NEAR_MIN and kind == NAME:
                 near.append((score, idx))
-        for key, found in above.items():
+        for key, accepted in above.items():
             # per entry, only its best acceptable alias (for a cue, every alias) is a Mention
-            found.sort(key=lambda f: (f[0], len(records[f[1]].tokens)), reverse=True)
-            for score, idx in found:
+            accepted.sort(key=lambda f: (f[0], len(records[f[1]].tokens)), reverse=True)
+            for score, idx in accepted:
                 if self._mention(records[idx], score, best, content, scored, near, idx, units) and \
                         not key.startswith("cue:"):
                     break
@@ -439,13 +442,13 @@ class MatchIndex:
             run = []
             if i < len(units) and i in content and phonetic.is_arabic(units[i]) \
                     and units[i] not in self.known_words:
-                token = self._skeleton_name(units[i])
-                if token:
-                    old = best.get(token)
+                skeleton = self._skeleton_name(units[i])
+                if skeleton:
+                    old = best.get(skeleton)
                     if old is None:
-                        best[token] = (PHONETIC_SIM, frozenset((i,)))
+                        best[skeleton] = (PHONETIC_SIM, frozenset((i,)))
                     else:  # the same name's skeleton twice: both words are that name
-                        best[token] = (old[0], old[1] | {i})
+                        best[skeleton] = (old[0], old[1] | {i})
 
     def _skeleton_name(self, word: str) -> str | None:
         """The skeleton token of a name an Arabic word can spell: same consonants, and its
@@ -460,8 +463,9 @@ class MatchIndex:
                 return token
         return None
 
-    def _mention(self, rec: AliasRecord, score: float, best, content, scored: dict,
-                 near: list, idx: int, units: list[str]) -> bool:
+    def _mention(self, rec: AliasRecord, score: float, best: _Best, content: frozenset[int],
+                 scored: dict[str, Mention], near: list[tuple[float, int]], idx: int,
+                 units: list[str]) -> bool:
         """Record a matched alias in ``scored`` and return True; or in ``near`` and return
         False when it is a lone short name in a longer message ("I am a big fan of this
         forum" is not about Fan Xiaosheng)."""
@@ -485,7 +489,7 @@ class MatchIndex:
             scored[rec.key] = mention
         return True
 
-    def _function_words_only(self, rec: AliasRecord, best, content: frozenset[int],
+    def _function_words_only(self, rec: AliasRecord, best: _Best, content: frozenset[int],
                              units: list[str]) -> bool:
         """True when a name alias made only of function words ("Li" is Darija "who/that",
         "He", "Ma") meets a message that says more than the name: other content words
@@ -534,10 +538,10 @@ class MatchIndex:
         return any(kinds[i] == NAME and total * inverse[i] >= NEAR_MIN
                    for i, total in acc.items())
 
-    def _positions(self, rec: AliasRecord, best) -> frozenset[int]:
+    def _positions(self, rec: AliasRecord, best: _Best) -> frozenset[int]:
         return frozenset().union(*(best[t][1] for t in rec.tokens if t in best))
 
-    def _near_mentions(self, near: list[tuple[float, int]], best, found: set[str]
+    def _near_mentions(self, near: list[tuple[float, int]], best: _Best, found: set[str]
                        ) -> list[Mention]:
         """The best partial matches, one per entry, for "did you mean"."""
         out: dict[str, Mention] = {}

@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+
+from bot.knowledge.models import Lang
 
 from .normalize import is_han, tokenize
 
@@ -65,11 +67,11 @@ class LanguageDetector:
         names: the people's names of the knowledge; their words never count as Darija.
     """
 
-    def __init__(self, stopwords: dict[str, list[str]],
-                 markers: dict[str, list[str]] | None = None, names: Iterable[str] = ()):
+    def __init__(self, stopwords: Mapping[Lang, list[str]],
+                 markers: Mapping[Lang, list[str]] | None = None, names: Iterable[str] = ()):
         markers = markers or {}
 
-        def words(lang: str) -> set[str]:
+        def words(lang: Lang) -> set[str]:
             return {w for s in [*stopwords.get(lang, []), *markers.get(lang, [])]
                     for w in tokenize(s)}
 

@@ -176,7 +176,8 @@ def arabic_shape(word: str) -> tuple[str, frozenset[int]]:
 
 
 def _split_shape(shape: str) -> tuple[str, frozenset[int]]:
-    consonants, slots = [], set()
+    consonants: list[str] = []
+    slots: set[int] = set()
     for ch in shape:
         if ch == VOWEL:
             slots.add(len(consonants))

@@ -66,10 +66,10 @@ class QuestionWords:
                 if tuple(units[i:i + len(term)]) == term:
                     out.setdefault(kind, set()).update(range(i, i + len(term)))
         han = "".join(u if is_han(u[0]) else "\0" for u in units)
-        for kind, term in self.han:
-            start = han.find(term)
+        for kind, written in self.han:
+            start = han.find(written)
             if start != -1:
-                out.setdefault(kind, set()).update(range(start, start + len(term)))
+                out.setdefault(kind, set()).update(range(start, start + len(written)))
         out.pop(WHETHER, None)
         return {k: frozenset(v) for k, v in out.items()}
 

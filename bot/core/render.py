@@ -7,8 +7,11 @@ date) the text says the source does not give it, never a guess.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from typing import cast
+
 from bot.i18n import _, current, localized, ngettext, number
-from bot.knowledge.models import Doctor, Event, Fact, Knowledge, Person, Specialty, Talk, Topic
+from bot.knowledge.models import Doctor, Event, Fact, Knowledge, Lang, Person, Specialty, Talk, Topic
 
 
 def disclaimer() -> str:
@@ -41,7 +44,7 @@ def numbers_line(k: Knowledge) -> str:
                         for c, v in by_country.items())
 
 
-def listing(items) -> str:
+def listing(items: Iterable[str]) -> str:
     """Join names with the list separator of the current language (", ", "، ", "、")."""
     return _(", ").join(items)
 
@@ -154,7 +157,7 @@ def doctor_card(k: Knowledge, doctor: Doctor) -> str:
     return "\n".join(lines)
 
 
-def doctors_list(k: Knowledge, doctors: list[Doctor], none_on: list[Topic] = ()) -> str:
+def doctors_list(k: Knowledge, doctors: list[Doctor], none_on: Sequence[Topic] = ()) -> str:
     """Return the doctor cards found; ``none_on`` names asked topics none of them spoke on."""
     head = ""
     if none_on:
@@ -191,7 +194,7 @@ def directory_overview(k: Knowledge) -> str:
     return "\n".join(lines)
 
 
-def _join(names) -> str:
+def _join(names: Iterable[str]) -> str:
     return (" " + _("and") + " ").join(names)
 
 
@@ -302,7 +305,7 @@ def examples(k: Knowledge) -> list[str]:
     """Return the example questions of the knowledge's vocabulary in the current language
     (English when that language has none)."""
     by_language = k.vocabulary.examples
-    return by_language.get(current()) or by_language.get("en", [])
+    return by_language.get(cast(Lang, current())) or by_language.get("en", [])  # current(): a Lang
 
 
 def unknown_command(k: Knowledge, name: str) -> str:
@@ -442,12 +445,14 @@ def label(k: Knowledge, key: str) -> str:
     kind, _sep, entry_id = key.partition(":")
     entry = k.entries[key]
     if kind == "talk":
-        return shorten(_("{name}: {subject}").format(name=speaker_of(k, entry).name,
-                                                     subject=localized(entry.title)), 60)
+        talk = k.get("talk", entry_id)
+        return shorten(_("{name}: {subject}").format(name=speaker_of(k, talk).name,
+                                                     subject=localized(talk.title)), 60)
     if kind == "doctor":
-        return f"{person_name(k, entry.practitioner)} ({specialties(k, entry)})"
+        doctor = k.get("doctor", entry_id)
+        return f"{person_name(k, doctor.practitioner)} ({specialties(k, doctor)})"
     if kind == "fact":
-        return localized(entry.label)
+        return localized(k.get("fact", entry_id).label)
     if kind == "event":
         return _("About the forum")
     if isinstance(entry, (Topic, Specialty)):

@@ -98,7 +98,7 @@ class Reply:
     lang: str = "en"
     candidates: tuple[Candidate, ...] = field(default=(), compare=False)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, object]:
         """Return the JSON contract of ``forumbot ask --jsonl`` (without latency_ms):
         keys intent, text, choices (list of {id, label}), ids, confidence, lang."""
         data = asdict(self)

@@ -16,6 +16,7 @@ from contextvars import ContextVar
 from functools import cache
 from io import BytesIO
 from pathlib import Path
+from typing import Protocol
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -87,7 +88,14 @@ def number(value: int) -> str:
     return format_decimal(value, locale=_current.get())
 
 
-def localized(value: str | dict[str, str]) -> str:
+class Translations(Protocol):
+    """Text in several languages: a {"en": ..., "fr": ...} dict or a knowledge LocalizedMap."""
+
+    def get(self, lang: str, /) -> str | None: ...
+    def __getitem__(self, lang: str, /) -> str: ...
+
+
+def localized(value: str | Translations) -> str:
     """Return knowledge text in the current language: ``value`` is plain text (English) or
     a mapping {"en": ..., "fr": ...}; a language missing from it falls back to English."""
     if isinstance(value, str):

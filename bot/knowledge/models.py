@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, overload
 
 from pydantic import (
     BaseModel,
@@ -448,6 +448,24 @@ class Knowledge(BaseModel):
         for name in _CACHED:
             copy.__dict__.pop(name, None)
         return copy
+
+    # The kind names the entry's model: these overloads tell the type checker which one.
+    @overload
+    def get(self, kind: Literal["event"], entry_id: str) -> Event: ...
+    @overload
+    def get(self, kind: Literal["fact"], entry_id: str) -> Fact: ...
+    @overload
+    def get(self, kind: Literal["person"], entry_id: str) -> Person: ...
+    @overload
+    def get(self, kind: Literal["talk"], entry_id: str) -> Talk: ...
+    @overload
+    def get(self, kind: Literal["topic"], entry_id: str) -> Topic: ...
+    @overload
+    def get(self, kind: Literal["specialty"], entry_id: str) -> Specialty: ...
+    @overload
+    def get(self, kind: Literal["doctor"], entry_id: str) -> Doctor: ...
+    @overload
+    def get(self, kind: str, entry_id: str) -> BaseModel: ...
 
     def get(self, kind: str, entry_id: str) -> BaseModel:
         """Return the entry of this kind and id (KeyError when unknown)."""
