@@ -30,6 +30,7 @@ import logging
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import cast
 
 import httpx
 import sqlalchemy as sa
@@ -67,8 +68,8 @@ UNSUBSCRIBED = 43004
 BUSY = -1
 QUOTA = 45009
 
-_t = AccessTokenModel.__table__
-_s = SubscriberModel.__table__
+_t = cast(sa.Table, AccessTokenModel.__table__)
+_s = cast(sa.Table, SubscriberModel.__table__)
 
 
 class WeChatApiError(Exception):
