@@ -6,7 +6,7 @@ Every function is one short transaction on ``engine`` (migrated), channel-agnost
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
@@ -133,11 +133,12 @@ def _counts(conn: Connection, announcement_id: str) -> dict[str, dict[str, int]]
         .join(_subscribers, _subscribers.c.id == _deliveries.c.subscriber_id)
         .where(_deliveries.c.announcement_id == announcement_id)
         .group_by(_subscribers.c.channel, _deliveries.c.status, unsubscribed,
-                  _deliveries.c.in_doubt)).tuples()
+                  _deliveries.c.in_doubt))
     counts: dict[str, dict[str, int]] = {}
-    for channel, status, was_unsubscribed, in_doubt, n in rows:
+    for channel, status, was_unsubscribed, in_doubt, n in cast(
+            "Iterable[tuple[str, str, int, bool, int]]", rows):
         per = counts.setdefault(channel, {})
-        key = "skipped" if status == "failed" and was_unsubscribed else status
+        key: str | None = "skipped" if status == "failed" and was_unsubscribed else status
         if key == "in_doubt":   # the retry timed out too: counted once, as in doubt
             key = None
         if key is not None:
@@ -277,11 +278,11 @@ def list_announcements(engine: Engine, *, limit: int = 100) -> list[Announcement
                             .limit(limit)).all()
         counts: dict[str, dict[str, int]] = {}
         if rows:
-            for aid, status, n in conn.execute(
-                    sa.select(_deliveries.c.announcement_id, _deliveries.c.status,
-                              sa.func.count())
-                    .where(_deliveries.c.announcement_id.in_([r.id for r in rows]))
-                    .group_by(_deliveries.c.announcement_id, _deliveries.c.status)).tuples():
+            counted = conn.execute(
+                sa.select(_deliveries.c.announcement_id, _deliveries.c.status, sa.func.count())
+                .where(_deliveries.c.announcement_id.in_([r.id for r in rows]))
+                .group_by(_deliveries.c.announcement_id, _deliveries.c.status))
+            for aid, status, n in cast("Iterable[tuple[str, str, int]]", counted):
                 counts.setdefault(aid, {})[status] = n
     return [AnnouncementSummary(
         id=r.id, status=r.status, send_at=r.send_at, zone=r.zone, audience=r.audience,

@@ -7,7 +7,7 @@ storing (:mod:`bot.storage.privacy`).
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import cast
@@ -30,6 +30,12 @@ from .privacy import question_for_log
 
 _counts = cast(sa.Table, ReplyCountModel.__table__)
 _questions = cast(sa.Table, UnansweredQuestionModel.__table__)
+
+
+def _counted(rows: object) -> Iterable[tuple[str, int]]:
+    """Rows of (name, count) as the type checker should see them (SQLAlchemy types a
+    Table's columns as Any)."""
+    return cast("Iterable[tuple[str, int]]", rows)
 
 
 @dataclass(frozen=True)
@@ -180,7 +186,8 @@ class QuestionLog:
         if since is not None:
             query = query.where(_questions.c.last_seen >= as_utc(since))
         with self._engine.connect() as conn:
-            return [UnansweredQuestion(*row) for row in conn.execute(query).tuples()]
+            rows = cast("Iterable[tuple[str, int, str | None, datetime]]", conn.execute(query))
+            return [UnansweredQuestion(*row) for row in rows]
 
     def stats(self, since: date, until: date) -> ReplyStats:
         """Return the reply counts of the UTC days ``since`` to ``until``, both included.
@@ -198,8 +205,8 @@ class QuestionLog:
         by_lang = (sa.select(_counts.c.lang, total).where(in_range)
                    .group_by(_counts.c.lang).order_by(total.desc(), _counts.c.lang))
         with self._engine.connect() as conn:
-            intents = {name: int(n) for name, n in conn.execute(by_intent).tuples()}
-            langs = {name: int(n) for name, n in conn.execute(by_lang).tuples()}
+            intents = {name: int(n) for name, n in _counted(conn.execute(by_intent))}
+            langs = {name: int(n) for name, n in _counted(conn.execute(by_lang))}
         return ReplyStats(total=sum(intents.values()), by_intent=intents, by_language=langs)
 
     def purge(self) -> int:
