@@ -142,7 +142,8 @@ def read_bundle(text: str, source: str, is_specialty, is_topic) -> tuple[list[Ro
         rid = resource.get("id") if isinstance(resource, dict) else None
         where = f"line {line}, entry {n}" if line else f"entry {n}"
         where += f" ({kind}/{rid})" if kind and rid else f" ({kind})" if kind else ""
-        model = {"Practitioner": Practitioner, "PractitionerRole": PractitionerRole}.get(kind)
+        model = {"Practitioner": Practitioner, "PractitionerRole": PractitionerRole}.get(kind) \
+            if kind else None
         if model is None:
             rejected.append(Rejected(line, where, f"a {kind or 'entry without resource'} is not "
                                      "a Practitioner or PractitionerRole"))
@@ -218,9 +219,10 @@ def _row(p: Any, roles: list[Any], line: int | None, where: str, source: str,
             if loc.display and not row.city:
                 row.city = clean(loc.display)
         for t in [*(role.telecom or []), *(p.telecom or [])]:
-            target = {"phone": row.phones, "email": row.emails, "url": row.urls}.get(t.system)
-            if target is not None and t.value and clean(t.value) not in target:
-                target.append(clean(t.value))
+            listed = {"phone": row.phones, "email": row.emails, "url": row.urls}.get(t.system)
+            value = clean(t.value)  # None when only invisible characters: nothing to list
+            if listed is not None and value and value not in listed:
+                listed.append(value)
         for at in role.availableTime or []:
             if at.daysOfWeek and at.availableStartTime and at.availableEndTime:
                 row.available.append((list(at.daysOfWeek), str(at.availableStartTime)[:5],
