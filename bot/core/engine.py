@@ -299,8 +299,8 @@ class Assistant:
                 continue
             kind = key.split(":", 1)[0]
             person = (key if kind == "person" else
-                      f"person:{entry.speaker}" if kind == "talk" else
-                      f"person:{entry.practitioner}" if kind == "doctor" else None)
+                      f"person:{cast(Talk, entry).speaker}" if kind == "talk" else
+                      f"person:{cast(Doctor, entry).practitioner}" if kind == "doctor" else None)
             if person is not None and person in self.k.entries and person not in out:
                 out.append(person)
         return out

@@ -16,7 +16,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from .models import MAX_CHANNEL_CHARS, MAX_CONVERSATION_CHARS, MAX_IDS_CHARS, ConversationModel, as_utc
 from .questions import _insert_for
 
-_table = ConversationModel.__table__
+_table = cast(sa.Table, ConversationModel.__table__)
 MEMORY_CONVERSATIONS = 10_000   # conversations a memory store keeps (least recent dropped)
 
 
