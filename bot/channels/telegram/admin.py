@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from telegram import Update
 from telegram.ext import Application
@@ -31,7 +32,7 @@ ADMIN_COMMANDS: list[tuple[str, str]] = [
     ("announce", "Send an announcement to subscribers: /announce TEXT"),
     ("announcements", "Scheduled and sent announcements"),
 ]
-Handler = Callable[[Update, Context], Awaitable[None]]
+Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]  # an async def handler
 
 
 def is_admin(update: Update, context: Context) -> bool:
@@ -51,7 +52,7 @@ def admin_only(handler: Handler) -> Handler:
     return wrapped
 
 
-def _reporter(app: Application, reply_to: int | None = None,  # type: ignore[type-arg]
+def _reporter(app: Application, reply_to: int | None = None,
               thread: int | None = None) -> Callable[[ReloadResult, str], Awaitable[None]]:
     """Tell the admin who asked (``reply_to`` chat, in its forum topic ``thread``), and
     every admin when a version is rejected or loaded although test questions (tests.yaml)
@@ -70,7 +71,7 @@ def _reporter(app: Application, reply_to: int | None = None,  # type: ignore[typ
     return report
 
 
-async def reload_and_report(app: Application, trigger: str, *,  # type: ignore[type-arg]
+async def reload_and_report(app: Application, trigger: str, *,
                             reply_to: int | None = None, thread: int | None = None,
                             force: bool = False) -> ReloadResult:
     """Reload in a worker thread (the bot keeps answering meanwhile) and report it;
@@ -123,7 +124,7 @@ def _number(args: list[str] | None, default: int, maximum: int) -> int:
     return default
 
 
-def start_reloaders(app: Application, watch: bool) -> None:  # type: ignore[type-arg]
+def start_reloaders(app: Application, watch: bool) -> None:
     """Start the folder watcher (when ``watch``) and the SIGHUP handler (where the platform
     has it). Called from post_init, on the application's event loop."""
     state = state_of(app)
@@ -131,7 +132,7 @@ def start_reloaders(app: Application, watch: bool) -> None:  # type: ignore[type
     state.reloaders.start(watch)
 
 
-async def stop_reloaders(app: Application) -> None:  # type: ignore[type-arg]
+async def stop_reloaders(app: Application) -> None:
     """Stop the folder watcher (post_shutdown)."""
     state = state_of(app)
     if state.reloaders is not None:

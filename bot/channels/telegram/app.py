@@ -104,7 +104,7 @@ def register_handlers(app: Application) -> None:
     app.add_error_handler(handlers.on_error)
 
 
-async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
+async def _post_init(app: Application) -> None:
     await app.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
     for lang in SUPPORTED[1:]:
         with language(lang):
@@ -122,11 +122,11 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
     subscribe.install_stop_signals(app)
 
 
-async def _post_stop(app: Application) -> None:  # type: ignore[type-arg]
+async def _post_stop(app: Application) -> None:
     await subscribe.stop_worker(app)
 
 
-async def _post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
+async def _post_shutdown(app: Application) -> None:
     await admin.stop_reloaders(app)
 
 
@@ -135,7 +135,7 @@ async def _purge(context: Context) -> None:
     log.info("purged %d question row(s) past their retention", removed)
 
 
-def start_storage_jobs(app: Application, settings: Settings) -> None:  # type: ignore[type-arg]
+def start_storage_jobs(app: Application, settings: Settings) -> None:
     """With a database: the daily purge of the question log, the announcements of
     announcements.yaml synchronised, and the broadcast worker on the JobQueue."""
     service = service_of(app)
@@ -163,7 +163,7 @@ def file_url(base_url: str) -> str:
 Knowledge = Assistant | KnowledgeHolder | AssistantService
 
 
-def build_application(settings: Settings, knowledge: Knowledge) -> Application:  # type: ignore[type-arg]
+def build_application(settings: Settings, knowledge: Knowledge) -> Application:
     """Return a ready Application: token and base URL from settings, AIORateLimiter (which
     waits out 429 RetryAfter and retries), the assistant service (given, or opened here on
     DATABASE_URL: question and version logs, conversations, subscriptions), handlers
@@ -189,7 +189,7 @@ def build_application(settings: Settings, knowledge: Knowledge) -> Application: 
     return app
 
 
-def attach(app: Application, service: AssistantService,  # type: ignore[type-arg]
+def attach(app: Application, service: AssistantService,
            settings: Settings | None = None) -> BotState:
     """Put ``service`` (and the admins and watch settings) into the application's state."""
     state = state_of(app)

@@ -137,7 +137,7 @@ def addressed_to_me(message: TgMessage, bot) -> bool:
     if replied is not None and replied.from_user is not None and replied.from_user.id == bot.id:
         return True
     mention = f"@{bot.username}".lower()
-    kinds = [MessageEntityType.MENTION]
+    kinds: list[str | None] = [MessageEntityType.MENTION]
     mentions = [*message.parse_entities(kinds).values(),
                 *message.parse_caption_entities(kinds).values()]
     return any(text.lower() == mention for text in mentions)

@@ -45,7 +45,7 @@ Context = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotState
 CONTEXT_TYPES = ContextTypes(bot_data=BotState)
 
 
-def state_of(app: Application) -> BotState:  # type: ignore[type-arg]
+def state_of(app: Application) -> BotState:
     """The application's typed state."""
     state = app.bot_data
     if not isinstance(state, BotState):
@@ -53,7 +53,7 @@ def state_of(app: Application) -> BotState:  # type: ignore[type-arg]
     return state
 
 
-def service_of(app: Application) -> AssistantService:  # type: ignore[type-arg]
+def service_of(app: Application) -> AssistantService:
     """The application's assistant service."""
     service = state_of(app).service
     if service is None:

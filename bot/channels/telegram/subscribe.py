@@ -16,6 +16,7 @@ import secrets
 import signal
 import socket
 from datetime import timedelta
+from typing import cast
 
 import httpx
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -203,7 +204,8 @@ async def stop_worker(app: Application) -> None:
         async with state.broadcast_lock:
             pass
     try:
-        await worker.sender.bot.shutdown()
+        # start_worker gives the Telegram worker a TelegramSender
+        await cast(TelegramSender, worker.sender).bot.shutdown()
     except Exception:  # noqa: BLE001 - shutting down anyway
         log.debug("broadcast bot shutdown failed", exc_info=True)
 
@@ -223,7 +225,8 @@ async def run_pass(app: Application) -> None:
             worker = state.worker
             if worker.stopping:
                 return
-            await worker.sender.bot.initialize()   # once; later calls return at once
+            # once; later calls return at once (start_worker gives it a TelegramSender)
+            await cast(TelegramSender, worker.sender).bot.initialize()
             await worker.run_due()
         except Exception:  # noqa: BLE001
             log.exception("broadcast pass failed")
@@ -315,6 +318,7 @@ async def on_button(update: Update, context: Context) -> None:
 async def on_announce(update: Update, context: Context) -> None:
     """/announce TEXT (admins): a preview with Send and Cancel buttons."""
     message = update.effective_message
+    assert message is not None  # a command comes in a message (filters.UpdateType.MESSAGE)
     text = split_command(message.text)[1] if message and message.text else ""
     if not text:
         await message.reply_text("Usage: /announce TEXT (you will see a preview first).")
@@ -335,13 +339,15 @@ async def on_announce(update: Update, context: Context) -> None:
 
 async def on_announcements(update: Update, context: Context) -> None:
     """/announcements (admins): scheduled and sent announcements with delivery counts."""
+    message = update.effective_message
+    assert message is not None  # a command comes in a message (filters.UpdateType.MESSAGE)
     storage = service_of(context.application).storage
     if storage is None:
-        await update.effective_message.reply_text("No database is configured.")
+        await message.reply_text("No database is configured.")
         return
     rows = await asyncio.to_thread(announcements.list_announcements, storage.engine, limit=20)
     if not rows:
-        await update.effective_message.reply_text("No announcements.")
+        await message.reply_text("No announcements.")
         return
     lines, buttons = [], []
     for i, row in enumerate(rows, 1):
@@ -352,7 +358,7 @@ async def on_announcements(update: Update, context: Context) -> None:
             token = secrets.token_hex(4)
             state_of(context.application).previews[token] = ("cancel", row.id)
             buttons.append([InlineKeyboardButton(f"Cancel {i}", callback_data=f"ann:cancel:{token}")])
-    await update.effective_message.reply_text(
+    await message.reply_text(
         "\n".join(lines)[:4000], reply_markup=InlineKeyboardMarkup(buttons) if buttons else None)
 
 
