@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from dbtest import database_url  # noqa: F401 - a shared fixture (SQLite, PostgreSQL)
+from dbtest import database_url, db  # noqa: F401 - shared fixtures (SQLite, PostgreSQL)
 from fake_bot_api import FakeBotApi
 
 from bot.core.engine import Assistant
@@ -75,3 +75,4 @@ def forumbot_here(capsys):
         out = capsys.readouterr()
         return Ran(code, out.out, out.err)
     return _run
+

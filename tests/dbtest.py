@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy.engine import make_url
 
-from bot.storage import create_engine_for
+from bot.storage import create_engine_for, migrate
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 PG_SKIP = "TEST_DATABASE_URL is not set (PostgreSQL tests run in CI)"
@@ -51,3 +51,12 @@ def database_url(request, tmp_path):
     with admin.begin() as conn:
         conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
     admin.dispose()
+
+
+@pytest.fixture
+def db(database_url):
+    """A migrated engine on ``database_url`` (SQLite, and PostgreSQL in CI)."""
+    engine = create_engine_for(database_url)
+    migrate(engine)
+    yield engine
+    engine.dispose()

@@ -10,29 +10,10 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from langcheck import reply_language  # the scorer's language heuristic, kept once
+
 ANSWER_NOT = ("fallback", "emergency")
-ARABIC = re.compile(r"[\u0600-\u06FF\u0750-\u077F\uFB50-\uFDFF\uFE70-\uFEFF]")
-CJK = re.compile(r"[\u3400-\u9fff]")
-LATIN = re.compile(r"[A-Za-z\u00C0-\u024F]")
-ISOLATED = re.compile(r"\u2068[^\u2069]*\u2069")  # names kept in Latin letters inside Arabic
-FR_WORDS = re.compile(r"(?<!\w)(le|la|les|des|du|est|une|un|pour|avec|sur|pas|je|vous|qui|de|"
-                      r"et|au|aux|à|été|sont|il|elle|dans|ont|ne|ce|cette)(?!\w)", re.I)
-EN_WORDS = re.compile(r"(?<!\w)(the|is|was|and|of|for|with|you|who|this|about|not|what|by|"
-                      r"were|it|he|she|are|in|to|an|at|has|from|on)(?!\w)", re.I)
 DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2212"), "-")
-
-
-def reply_language(text: str) -> str:
-    """The language a reply is written in: ar, zh, fr or en (names and numbers do not
-    decide it)."""
-    bare = ISOLATED.sub(" ", text)
-    arabic, cjk = len(ARABIC.findall(bare)), len(CJK.findall(bare))
-    latin = len(LATIN.findall(bare))
-    if arabic >= 2 and arabic >= cjk and 2 * arabic >= latin:
-        return "ar"
-    if cjk >= 2 and 4 * cjk >= latin:
-        return "zh"
-    return "fr" if len(FR_WORDS.findall(bare)) > len(EN_WORDS.findall(bare)) else "en"
 
 
 def fold(text: str) -> str:

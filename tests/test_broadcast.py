@@ -121,14 +121,6 @@ class FakeSender:
 
 
 @pytest.fixture
-def db(database_url):
-    engine = create_engine_for(database_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(T0)
 

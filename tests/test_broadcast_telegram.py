@@ -164,23 +164,13 @@ async def test_the_migrate_service_message_moves_the_subscription(fake, bot, dat
 
 
 @pytest.fixture
-async def slow_answers_bot(fake, assistant, database, monkeypatch):
+def short_read_timeout(monkeypatch):
+    """Broadcast sends time out after 0.5 s (set before the ``bot`` fixture builds the app)."""
     from bot.channels.telegram import subscribe
     monkeypatch.setattr(subscribe, "BROADCAST_READ_TIMEOUT", 0.5)
-    settings = Settings(telegram_bot_token=fake.token, telegram_api_base_url=fake.base_url,
-                        database_url=database, admin_user_ids=[ADMIN], watch_knowledge=False,
-                        broadcast_rate=1000)
-    app = build_application(settings, assistant)
-    await app.initialize()
-    await app.start()
-    await app.updater.start_polling(poll_interval=0, timeout=1)
-    yield app
-    await app.updater.stop()
-    await app.stop()
-    await app.shutdown()
 
 
-async def test_a_timed_out_send_is_in_doubt_and_retried_once(fake, slow_answers_bot):
+async def test_a_timed_out_send_is_in_doubt_and_retried_once(short_read_timeout, fake, bot):
     fake.user_sends("/subscribe", chat_id=811, user_id=811)
     await sent_to(fake, 811, 1)
     # Telegram takes the message but answers after the read time-out, twice in a row

@@ -30,14 +30,6 @@ async def api():
 
 
 @pytest.fixture
-def db(database_url):
-    engine = create_engine_for(database_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(T0)
 
