@@ -4,7 +4,8 @@ Environment names are the project's interface: TELEGRAM_BOT_TOKEN, TELEGRAM_API_
 ADMIN_USER_IDS, DATABASE_URL, KNOWLEDGE_DIR, DEFAULT_TIMEZONE, PORT, WEBHOOK_URL,
 WEBHOOK_SECRET, WEBHOOK_LISTEN, LOG_LEVEL, WECHAT_TOKEN, WECHAT_APP_ID,
 WECHAT_ENCODING_AES_KEY, WECHAT_ADMIN_OPENIDS, BROADCAST_RATE, BROADCAST_MAX_AGE_HOURS,
-WEB_ALLOWED_ORIGINS, WEB_TRUSTED_PROXIES, WEB_RATE_LIMIT_IP, WEB_RATE_LIMIT_CONVERSATION.
+WEB_ALLOWED_ORIGINS, WEB_TRUSTED_PROXIES, WEB_RATE_LIMIT_IP, WEB_RATE_LIMIT_CONVERSATION,
+WECHAT_REPLAY_WINDOW_SECONDS.
 Secrets are SecretStr: they never show in a repr, a log line or an error message.
 """
 from __future__ import annotations
@@ -114,6 +115,9 @@ class Settings(BaseSettings):
             separated by ";", e.g. "60/minute;600/hour").
         web_rate_limit_conversation: messages one web conversation may send
             (WEB_RATE_LIMIT_CONVERSATION, default "20/minute").
+        wechat_replay_window_seconds: how far (s) a WeChat request's signed timestamp may
+            be from this server's clock, either way, and how long its nonce is remembered
+            (WECHAT_REPLAY_WINDOW_SECONDS, default 300, 30 to 3600).
     """
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8",
@@ -147,6 +151,7 @@ class Settings(BaseSettings):
     web_trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     web_rate_limit_ip: str = "60/minute"
     web_rate_limit_conversation: str = "20/minute"
+    wechat_replay_window_seconds: int = Field(default=300, ge=30, le=3600)
 
     @field_validator("telegram_api_base_url")
     @classmethod

@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # (migration 0002 added the broadcast tables, whose subscribers hold chat ids).
 TABLES = {"reply_counts", "unanswered_questions", "knowledge_versions"}
 ALL_TABLES = TABLES | {"subscribers", "announcements", "deliveries", "rate_buckets", "access_tokens",
-                       "conversations"}
+                       "conversations", "wechat_nonces"}
 T0 = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
 
 
@@ -131,7 +131,7 @@ def test_migrate_creates_the_tables_and_a_second_run_changes_nothing(engine, clo
     assert user_tables(engine) == set()
     migrate(engine)
     assert user_tables(engine) == ALL_TABLES
-    assert versions_in_db(engine) == [head()] == ["0004"]
+    assert versions_in_db(engine) == [head()] == ["0005"]
     QuestionLog(engine, clock=clock).record(question="parking?", intent="fallback",
                                             lang="en", answered=False, closest=None)
     before = rows(engine, "unanswered_questions", "id")

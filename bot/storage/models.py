@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -55,6 +56,7 @@ MAX_ERROR_CHARS = 500
 MAX_WORKER_CHARS = 100
 MAX_CONVERSATION_CHARS = 128  # the channel's conversation key ("-100123:456", a cookie id)
 MAX_IDS_CHARS = 4000          # entry keys or choice ids, joined by spaces
+MAX_NONCE_CHARS = 64          # WeChat's nonce (digits today)
 
 SUBSCRIBER_STATUSES = ("active", "blocked", "unsubscribed", "unreachable")
 ANNOUNCEMENT_STATUSES = ("scheduled", "sending", "done", "cancelled", "skipped")
@@ -269,3 +271,18 @@ class ConversationModel(Base):
     choice_ids: Mapped[str] = mapped_column(String(MAX_IDS_CHARS), nullable=False)
     reply_lang: Mapped[str | None] = mapped_column(String(MAX_LANG_CHARS), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+
+
+class WeChatNonceModel(Base):
+    """One signed WeChat request seen (its timestamp and nonce), kept until its timestamp
+    leaves the replay window, so a copy of the request is refused by every instance.
+    ``message`` is a keyed hash of what the request carried (account, follower, MsgId): a
+    retry of the same message may reuse the nonce, another message may not. No user id."""
+
+    __tablename__ = "wechat_nonces"
+    __table_args__ = (PrimaryKeyConstraint("timestamp", "nonce", name="pk_wechat_nonces"),)
+
+    timestamp: Mapped[int] = mapped_column(BigInteger, nullable=False)  # WeChat's, s UTC
+    nonce: Mapped[str] = mapped_column(String(MAX_NONCE_CHARS), nullable=False)
+    message: Mapped[str] = mapped_column(String(64), nullable=False)  # hex HMAC-SHA256
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)

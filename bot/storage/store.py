@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from .conversations import SqlConversations
 from .db import create_engine_for, migrate
 from .models import utc_now
+from .nonces import SqlNonces
 from .questions import QuestionLog
 from .subscriptions import Subscriptions
 from .versions import VersionLog
@@ -25,6 +26,7 @@ class Storage:
         versions: knowledge versions loaded.
         subscriptions: who asked for announcements.
         conversations: language preference and context per conversation.
+        wechat_nonces: the WeChat webhook's replay guard (signed requests seen).
     """
 
     engine: Engine
@@ -32,6 +34,7 @@ class Storage:
     versions: VersionLog
     subscriptions: Subscriptions
     conversations: SqlConversations
+    wechat_nonces: SqlNonces
 
     @classmethod
     def open(cls, url: str, *, retention_days: int = 30,
@@ -52,7 +55,8 @@ class Storage:
                    questions=QuestionLog(engine, retention_days=retention_days, clock=clock),
                    versions=VersionLog(engine, clock=clock),
                    subscriptions=Subscriptions(engine, clock=clock),
-                   conversations=SqlConversations(engine))
+                   conversations=SqlConversations(engine),
+                   wechat_nonces=SqlNonces(engine, clock=clock))
 
     def close(self) -> None:
         """Close the engine's connections."""

@@ -11,9 +11,16 @@ WeChat calls ``PATH`` on this server:
   the body holds the message encrypted in ``Encrypt``, the query adds ``msg_signature``
   (SHA-1 over token, timestamp, nonce and Encrypt) and the reply is encrypted too.
 
+Replays: a signature covers the token, timestamp and nonce, not a plain-mode body. A
+timestamp further than WECHAT_REPLAY_WINDOW_SECONDS (300 s by default) from this server's
+clock is refused, and each (timestamp, nonce) may carry one message only: the claims are
+kept for the window in the database (shared by every instance; memory without one), so a
+copied query with another body is refused everywhere. The same message again is a retry.
+
 Status codes: 200 answered; 400 malformed request (not UTF-8, not well-formed XML, a DTD or
-entity declaration, missing or repeated fields, undecryptable); 403 bad signature (logged
-without the body); 405 other methods; 413 body over MAX_BODY bytes.
+entity declaration, missing or repeated fields, undecryptable); 403 bad signature, timestamp
+outside the window, or nonce already used by another message (logged without the body);
+405 other methods; 413 body over MAX_BODY bytes.
 
 Answers come from the :class:`~bot.service.AssistantService` (channel "wechat", the
 follower's OpenID as conversation key): follow-ups, a number picking one of the choices
@@ -23,7 +30,8 @@ shown, /language (or a message that only names a language), /subscribe, /unsubsc
 
 Retries: WeChat gives up on a request after 5 seconds and sends the same message again,
 three times in all. Each answer's reply XML is kept (last RETRY_CACHE_SIZE messages,
-RETRY_TTL seconds) under the MsgId, or for events under FromUserName, CreateTime and Event;
+RETRY_TTL seconds) under the account, the follower and the MsgId (for events: CreateTime and
+Event instead of the MsgId), so another follower's message never gets it;
 a retry gets the same XML back without a second computation, and a retry arriving while
 the first copy is still being answered waits for that answer.
 
@@ -34,11 +42,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import logging
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from xml.etree.ElementTree import Element, ParseError
 
@@ -64,6 +74,8 @@ from bot.i18n import language
 from bot.reload import ReloadResult
 from bot.service import AssistantService, Reloaders
 from bot.settings import ConfigError, Settings
+from bot.storage.models import MAX_NONCE_CHARS
+from bot.storage.nonces import MemoryNonces, NonceStore
 
 from . import format
 from .announce import WeChatBroadcaster, note_seen, subscription_command
@@ -77,6 +89,7 @@ MAX_HEARD = 80                   # characters of a voice transcript quoted back
 MAX_BODY = 64 * 1024             # largest accepted POST body, bytes (WeChat's are < 4 KiB)
 RETRY_CACHE_SIZE = 2000          # replies kept for retried messages
 RETRY_TTL = 300.0                # seconds a reply is kept for retries
+REPLAY_WINDOW = 300.0            # default WECHAT_REPLAY_WINDOW_SECONDS
 CHANNEL = "wechat"
 NO_REPLY = "success"             # what WeChat accepts as "nothing to send"
 XML = "application/xml"
@@ -159,14 +172,28 @@ class WeChatWebhook:
         service: the assistant service (an Assistant is served by a service without
             database, conversations in memory).
         creds: token, and AppID and AES key for safe mode.
-        retries: MsgId (or event key) -> reply XML; default RETRY_CACHE_SIZE/RETRY_TTL.
+        retries: message key (:func:`message_key`) -> reply XML; default
+            RETRY_CACHE_SIZE/RETRY_TTL.
+        replay_window: seconds a signed timestamp may be away from ``clock()``
+            (WECHAT_REPLAY_WINDOW_SECONDS); also how long nonces are remembered.
+        nonces: where (timestamp, nonce) claims live; default the service's database,
+            else memory.
+        clock: seconds since the epoch (``time.time``; tests pass a fake one).
     """
 
     def __init__(self, service: AssistantService | Assistant, creds: Credentials, *,
-                 retries: RecentCache[str, str] | None = None):
+                 retries: RecentCache[str, str] | None = None,
+                 replay_window: float = REPLAY_WINDOW, nonces: NonceStore | None = None,
+                 clock: Callable[[], float] = time.time):
         self.service = (service if isinstance(service, AssistantService)
                         else AssistantService(service))
         self.creds = creds
+        self.replay_window = replay_window
+        self.clock = clock
+        storage = self.service.storage
+        self.nonces: NonceStore = (nonces if nonces is not None
+                                   else storage.wechat_nonces if storage is not None
+                                   else MemoryNonces())
         self.crypto = (WeChatCrypto(creds.token, creds.aes_key, creds.app_id)
                        if creds.safe_mode else None)
         self.retries = retries if retries is not None else RecentCache(RETRY_CACHE_SIZE,
@@ -197,8 +224,9 @@ class WeChatWebhook:
             xml, fields = self._open(body, query)
         except Refused as exc:
             return _refuse(request, exc)
-        key = fields["MsgId"] or f"{fields['FromUserName']}|{fields['CreateTime']}|" \
-                                 f"{fields['Event'].lower()}"
+        key = message_key(fields)
+        if not await asyncio.to_thread(self._first_use, query, key):
+            return _refuse(request, Refused(403, "nonce already used by another message"))
         reply_xml = self.retries.get(key)
         pending = self._answering.get(key)
         if reply_xml is not None:
@@ -222,12 +250,26 @@ class WeChatWebhook:
 
     # -- steps ----------------------------------------------------------------------------
     def _signed(self, query) -> bool:
+        """True when the query's signature is right and its timestamp within the window."""
+        timestamp, nonce = query.get("timestamp") or "", query.get("nonce") or ""
         try:
-            check_signature(self.creds.token, query.get("signature") or "",
-                            query.get("timestamp") or "", query.get("nonce") or "")
+            check_signature(self.creds.token, query.get("signature") or "", timestamp, nonce)
         except InvalidSignatureException:
             return False
-        return True
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+            return False
+        return abs(self.clock() - int(timestamp)) <= self.replay_window
+
+    def _first_use(self, query, key: str) -> bool:
+        """Claim the query's (timestamp, nonce) for the message ``key``: False when another
+        message used them first (a copied query with another body). Runs in a worker
+        thread (the claim may wait on the database)."""
+        nonce = query.get("nonce") or ""
+        if not 0 < len(nonce) <= MAX_NONCE_CHARS:
+            return False
+        digest = hmac.new(self.creds.token.encode(), key.encode("utf-8"),
+                          hashlib.sha256).hexdigest()
+        return self.nonces.claim(int(query["timestamp"]), nonce, digest, self.replay_window)
 
     def _open(self, body: bytes, query) -> tuple[str, dict[str, str]]:
         """Return the message XML and its FIELDS, decrypted first in safe mode.
@@ -345,6 +387,14 @@ class WeChatWebhook:
                                                             lang=lang))
 
 
+def message_key(fields: dict[str, str]) -> str:
+    """The retry cache's key of a message: the account (ToUserName), the follower
+    (FromUserName) and the MsgId, or for events (no MsgId) CreateTime and the event. Two
+    followers' messages never share a key, even with equal MsgIds."""
+    tail = fields["MsgId"] or f"{fields['CreateTime']}|{fields['Event'].lower()}"
+    return f"{fields['ToUserName']}|{fields['FromUserName']}|{tail}"
+
+
 def menu_command(key: str | None) -> str:
     """Return the command a menu button's EventKey stands for ("SESSIONS" -> "/sessions");
     keys outside MENU_KEYS give "/help"."""
@@ -356,9 +406,10 @@ def create_app(service: AssistantService | Assistant, creds: Credentials, *,
                watch: bool = False, broadcaster: WeChatBroadcaster | None = None,
                **options) -> Starlette:
     """Return the ASGI app serving GET and POST on PATH; ``options`` go to
-    :class:`WeChatWebhook` (retries). The webhook is ``app.state.webhook``. While the app
-    runs, SIGHUP reloads the knowledge, and with ``watch`` so does any change in its folder
-    (the outcome is logged: a passive-reply channel cannot message its admins)."""
+    :class:`WeChatWebhook` (retries, replay_window, nonces, clock). The webhook is
+    ``app.state.webhook``. While the app runs, SIGHUP reloads the knowledge, and with
+    ``watch`` so does any change in its folder (the outcome is logged: a passive-reply
+    channel cannot message its admins)."""
     hook = WeChatWebhook(service, creds, **options)
 
     @contextlib.asynccontextmanager
@@ -398,7 +449,8 @@ def run(settings: Settings, service: AssistantService) -> None:
     broadcaster = (WeChatBroadcaster(service.storage, settings)
                    if service.storage is not None and WeChatBroadcaster.configured(settings)
                    else None)
-    serve(create_app(service, creds, watch=settings.watch_knowledge, broadcaster=broadcaster),
+    serve(create_app(service, creds, watch=settings.watch_knowledge, broadcaster=broadcaster,
+                     replay_window=settings.wechat_replay_window_seconds),
           settings.webhook_listen,
           settings.port, "WeChat webhook",
           f"{PATH} ({'AES safe' if creds.safe_mode else 'plain'} mode)")
