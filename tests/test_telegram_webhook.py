@@ -128,6 +128,26 @@ async def test_malformed_bodies(fake, webhook, body, content_type, status):
     await fake.wait_for_sent(1)
 
 
+@pytest.mark.parametrize("depth", [100, 100_000])
+async def test_deeply_nested_json_gets_400(fake, webhook, depth):
+    # 100 levels parse, then fail the nesting limit; 100,000 make the parser give up
+    # (RecursionError): both are the client's fault, never a 500
+    body = b'{"update_id": 9, "x": ' + b"[" * depth + b"]" * depth + b"}"
+    assert await post(webhook, body) == 400
+    assert await post(webhook, update_body(fake, "who is cai bin")) == 200  # still serving
+    await fake.wait_for_sent(1)
+
+
+async def test_a_second_delivery_of_an_update_is_not_answered_again(fake, webhook):
+    body = update_body(fake, "who is cai bin")
+    assert [await post(webhook, body) for _ in range(3)] == [200, 200, 200]
+    assert await post(webhook, update_body(fake, "who is fan xiaosheng")) == 200
+    replies = await fake.wait_for_sent(2)
+    await asyncio.sleep(0.3)  # a duplicate answered late would show up here
+    assert len(fake.sent) == 2
+    assert "Cai Bin" in text_of(replies[0]) and "Captain" in text_of(replies[1])
+
+
 def memory_mib(pid: int, field: str) -> float:
     """VmRSS (resident now) or VmHWM (peak resident since the last reset) of a process."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

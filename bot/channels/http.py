@@ -1,5 +1,6 @@
 """What the HTTP channels (Telegram webhook, WeChat, web chat) share to read a request: a
-body read with a size cap and a time limit (serving is :mod:`bot.channels.serve`).
+body read with a size cap and a time limit, and a JSON object parsed with a nesting limit
+(serving is :mod:`bot.channels.serve`).
 
 A body is never read before the caller has checked what it can check without it (a secret
 header, a signature in the query): a refused request costs no memory. A declared
@@ -9,10 +10,13 @@ one (chunked) is read chunk by chunk and refused as soon as it passes the cap.
 from __future__ import annotations
 
 import asyncio
+import json
+from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
 
 BODY_TIMEOUT = 10.0        # seconds a client may take to send a body (slow-loris guard)
+MAX_JSON_DEPTH = 64        # nesting of arrays and objects; a Telegram update uses about 10
 
 
 class Refused(Exception):
@@ -25,8 +29,9 @@ class Refused(Exception):
         self.reason = reason
 
 
-async def read_body(request: Request, limit: int, timeout: float = BODY_TIMEOUT) -> bytes:
-    """Return the request body, at most ``limit`` bytes.
+async def read_body(request: Request, limit: int, timeout: float | None = None) -> bytes:
+    """Return the request body, at most ``limit`` bytes, received within ``timeout``
+    seconds (default BODY_TIMEOUT, read at each call).
 
     Raises:
         Refused: 413 when the declared or the streamed size passes ``limit`` (bytes), 400
@@ -39,6 +44,8 @@ async def read_body(request: Request, limit: int, timeout: float = BODY_TIMEOUT)
             raise Refused(400, "Content-Length is not a number")
         if int(declared) > limit:
             raise Refused(413, f"body over {limit} bytes")
+    if timeout is None:
+        timeout = BODY_TIMEOUT
     chunks, total = [], 0
     try:
         async with asyncio.timeout(timeout):
@@ -52,3 +59,41 @@ async def read_body(request: Request, limit: int, timeout: float = BODY_TIMEOUT)
     except ClientDisconnect:
         raise Refused(400, "the client left before sending the whole body") from None
     return b"".join(chunks)
+
+
+def json_object(body: bytes, max_depth: int = MAX_JSON_DEPTH) -> dict[str, Any]:
+    """Return the JSON object ``body`` holds (UTF-8).
+
+    Raises:
+        Refused: 400 when it is not UTF-8 JSON, not an object, or nests arrays and objects
+            deeper than ``max_depth`` (the parser itself gives up with RecursionError on
+            a deep enough one: that is a 400 too, never a 500).
+    """
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise Refused(400, "the body is not UTF-8 JSON") from None
+    except RecursionError:
+        raise Refused(400, f"JSON nested deeper than {max_depth} levels") from None
+    if not isinstance(data, dict):
+        raise Refused(400, "the body is not a JSON object")
+    if _depth_over(data, max_depth):
+        raise Refused(400, f"JSON nested deeper than {max_depth} levels")
+    return data
+
+
+def _depth_over(data: object, limit: int) -> bool:
+    """True when ``data`` nests lists and dicts more than ``limit`` deep (no recursion)."""
+    stack: list[tuple[object, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False

@@ -9,8 +9,10 @@ about 100 MB to over 4 GB. This one, for each POST to the webhook path:
    answers 403 without reading the body when it differs or is missing;
 2. refuses a body over MAX_BODY bytes with 413 (a declared Content-Length at once, a
    chunked body as soon as it passes the cap) and one slower than BODY_TIMEOUT with 408;
-3. decodes the JSON (400 when it is not a JSON object) into an Update and puts it on the
-   Application's ``update_queue``, answering 200 at once (the handlers run afterwards).
+3. decodes the JSON (400 when it is not a JSON object or nests deeper than 64 levels)
+   into an Update and puts it on the Application's ``update_queue``, answering 200 at once
+   (the handlers run afterwards). An update_id seen in the last SEEN_UPDATES updates (24
+   hours at most) is a second delivery: answered 200, not handled again.
 
 An update python-telegram-bot cannot decode is dropped with a log line that names the error,
 never the data, and answered 200 (Telegram would otherwise send it again and again).
@@ -21,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 
 from starlette.applications import Starlette
@@ -31,15 +32,18 @@ from starlette.routing import Route
 from telegram import Update
 from telegram.ext import Application, ExtBot
 
-from bot.channels.http import Refused, read_body
+from bot.channels.http import Refused, json_object, read_body
 from bot.channels.serve import bind, serve_async, server_for
 from bot.channels.telegram.subscribe import stop_claiming
+from bot.channels.wechat.cache import RecentCache
 
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_BODY = 1024 * 1024       # bytes; an update is a few KiB, 1 MiB is generous
 MAX_CONNECTIONS = 40         # Telegram's default max_connections for a webhook
+SEEN_UPDATES = 10_000        # update_ids remembered to drop a second delivery
+SEEN_TTL = 24 * 3600.0       # seconds; Telegram keeps an undelivered update 24 hours
 
 
 class TelegramWebhook:
@@ -56,6 +60,7 @@ class TelegramWebhook:
             raise ValueError("the webhook needs a secret")
         self.application = application
         self._secret = secret.encode("utf-8")
+        self._seen: RecentCache[int, bool] = RecentCache(SEEN_UPDATES, SEEN_TTL)
 
     async def receive(self, request: Request) -> Response:
         """POST: one update; returns 200, or 403/413/408/400/415 (see the module)."""
@@ -65,8 +70,13 @@ class TelegramWebhook:
             log.warning("Telegram webhook refused a request with %d: %s", exc.status,
                         exc.reason)
             return PlainTextResponse(exc.reason, status_code=exc.status)
-        if update is not None:
-            await self.application.update_queue.put(update)
+        if update is None:
+            return Response(status_code=200)
+        if self._seen.get(update.update_id):  # checked and marked with no await between
+            log.info("Telegram webhook dropped a duplicate update")
+            return Response(status_code=200)
+        self._seen.put(update.update_id, True)
+        await self.application.update_queue.put(update)
         return Response(status_code=200)
 
     async def _update_of(self, request: Request) -> Update | None:
@@ -76,13 +86,7 @@ class TelegramWebhook:
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media != "application/json":
             raise Refused(415, "expected application/json")
-        body = await read_body(request, MAX_BODY)
-        try:
-            data = json.loads(body)
-        except (UnicodeDecodeError, ValueError):
-            raise Refused(400, "the body is not JSON") from None
-        if not isinstance(data, dict):
-            raise Refused(400, "the body is not a JSON object")
+        data = json_object(await read_body(request, MAX_BODY))
         bot = self.application.bot
         try:
             update = Update.de_json(data, bot)

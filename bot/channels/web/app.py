@@ -24,7 +24,8 @@ The conversation id lives in the ``summit_chat`` cookie (random, HttpOnly, SameS
 Secure when the request came over https; X-Forwarded-Proto and X-Forwarded-For count only
 from WEB_TRUSTED_PROXIES). Status codes: 400 malformed JSON or fields; 413 a text over
 MAX_TEXT characters or a body over MAX_BODY bytes; 415 a body that is not JSON; 429 a rate
-limit (per client address and per conversation), with Retry-After in seconds.
+limit (per client address and per conversation), with Retry-After in seconds; 408 a body
+not received within BODY_TIMEOUT (10 s).
 
 Security headers: a Content-Security-Policy without inline scripts or styles on every
 response (the page may be framed only by itself and WEB_ALLOWED_ORIGINS: frame-ancestors),
@@ -34,7 +35,6 @@ language, lengths and timing, never the user's text, the conversation id or the 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import re
 import secrets
@@ -47,7 +47,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -55,6 +55,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from bot.channels import http
+from bot.channels.http import json_object, read_body
 from bot.core.types import Message, Reply
 from bot.i18n import DEFAULT, SUPPORTED, language
 from bot.knowledge.models import Knowledge
@@ -412,27 +414,14 @@ async def _read_json(request: Request) -> dict[str, Any]:
 
     Raises:
         Refused: 415 not ``application/json``; 413 over MAX_BODY bytes (refused before
-            reading it all); 400 not UTF-8 JSON, not an object, or the client left early.
+            reading it all); 408 a body slower than BODY_TIMEOUT seconds; 400 not UTF-8
+            JSON, not an object, nested too deep, or the client left early.
     """
     kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if kind != "application/json":
         raise Refused(415, "unsupported_media_type", "send JSON (Content-Type: application/json)")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
-        raise Refused(413, "too_long", f"body over {MAX_BODY} bytes")
-    chunks, total = [], 0
     try:
-        async for chunk in request.stream():
-            total += len(chunk)
-            if total > MAX_BODY:
-                raise Refused(413, "too_long", f"body over {MAX_BODY} bytes")
-            chunks.append(chunk)
-    except ClientDisconnect:
-        raise Refused(400, "bad_request", "the client left before sending the body") from None
-    try:
-        data = json.loads(b"".join(chunks).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise Refused(400, "bad_request", "the body is not UTF-8 JSON") from None
-    if not isinstance(data, dict):
-        raise Refused(400, "bad_request", "the body is not a JSON object")
-    return data
+        return json_object(await read_body(request, MAX_BODY))
+    except http.Refused as exc:
+        code = {413: "too_long", 408: "timeout"}.get(exc.status, "bad_request")
+        raise Refused(exc.status, code, exc.reason) from None

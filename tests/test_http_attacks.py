@@ -1,0 +1,74 @@
+"""The HTTP channels (web chat, WeChat, Telegram webhook) as an outsider attacks them: raw
+requests on a loopback socket (slow, malformed, odd methods, huge headers), each answered
+with a 4xx and no effect, while real visitors keep getting answers."""
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from test_wechat import serving
+
+from bot.channels import http
+from bot.channels.web.app import create_app as web_app
+from bot.service import AssistantService
+
+
+async def raw(port: int, head: list[str], parts: list[bytes] = (), *, pause: float = 0.0,
+              timeout: float = 10.0) -> int | None:
+    """Send the request line and headers ``head``, then each of ``parts`` with ``pause``
+    seconds before each; return the status of the answer, or None when the server closed
+    the connection without one."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
+        answer = asyncio.ensure_future(reader.readline())
+        for part in parts:
+            await asyncio.wait([answer], timeout=pause)
+            if answer.done():
+                break
+            writer.write(part)
+            await writer.drain()
+        line = await asyncio.wait_for(answer, timeout)
+    except (ConnectionError, TimeoutError):
+        line = b""
+    finally:
+        writer.close()
+    return int(line.split()[1]) if line.startswith(b"HTTP/") else None
+
+
+def port_of(client) -> int:
+    return int(str(client.base_url).rsplit(":", 1)[1])
+
+
+@pytest.fixture
+async def web(assistant):
+    """The web chat served on a loopback port; yields an httpx client for it."""
+    async with serving(web_app(AssistantService(assistant))) as client:
+        yield client
+
+
+async def ask_web(client, text: str = "who is cai bin") -> str:
+    response = await client.post("/api/messages", json={"text": text})
+    assert response.status_code == 200, response.text
+    return response.json()["reply"]["text"]
+
+
+# -- web chat -----------------------------------------------------------------------------
+async def test_a_web_body_sent_too_slowly_gets_408(web, monkeypatch):
+    monkeypatch.setattr(http, "BODY_TIMEOUT", 0.5)
+    body = json.dumps({"text": "who is cai bin"}).encode()
+    head = ["POST /api/messages HTTP/1.1", "Host: 127.0.0.1",
+            "Content-Type: application/json", f"Content-Length: {len(body)}"]
+    pieces = [body[i:i + 2] for i in range(0, len(body), 2)]
+    assert await raw(port_of(web), head, pieces, pause=0.2) == 408
+    assert "Cai Bin" in await ask_web(web)
+
+
+@pytest.mark.parametrize("depth", [100, 15_000])  # 15,000: 30 KB, under the cap
+async def test_deeply_nested_json_to_the_web_chat_gets_400(web, depth):
+    body = b'{"text": "hi", "x": ' + b"[" * depth + b"]" * depth + b"}"
+    response = await web.post("/api/messages", content=body,
+                              headers={"Content-Type": "application/json"})
+    assert response.status_code == 400 and response.json()["error"] == "bad_request"
+    assert "Cai Bin" in await ask_web(web)
