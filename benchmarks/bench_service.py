@@ -1,8 +1,8 @@
 """Latency of one message through the AssistantService with a database (run by hand).
 
 Each message is answered by ``AssistantService.handle``: the conversation's state is loaded
-from the database, the core answers with the context, the state is saved (one upsert) and
-the reply is counted in the question log. Conversations follow the pattern of real chats:
+from the database, the core answers with the context, then the state is saved (one upsert)
+and the reply counted in the question log, in one transaction. Conversations follow the pattern of real chats:
 a question, then follow-ups ("what did he talk about?", "the second one", ...) in four
 languages, over many conversation keys. The baseline, measured in the same run on the same
 messages, is the core alone (``Assistant.reply``), so the ratio shows what the service adds.

@@ -240,3 +240,21 @@ def test_purge_drops_silent_conversations_but_keeps_language_choices(database_ur
         assert service.conversations.load("web", "recent") is not None
     finally:
         service.close()
+
+
+def test_a_message_writes_its_conversation_and_count_in_one_transaction(database_url,
+                                                                         assistant, clock):
+    service = open_service(database_url, assistant, clock)
+    storage = service.storage
+    try:
+        talk(service, "who is cai bin")
+        assert storage.conversations.load("web", "c1").ids[0] == "person:cai-bin"
+        assert storage.questions.stats(T0.date(), T0.date()).total == 1
+        with pytest.raises(RuntimeError), storage.turn() as conn:
+            storage.questions.record(question="where is the hall", intent="fallback",
+                                     lang="en", answered=False, closest=None, conn=conn)
+            raise RuntimeError("the conversation's save failed")
+        assert storage.questions.stats(T0.date(), T0.date()).total == 1
+        assert storage.questions.unanswered() == []
+    finally:
+        service.close()

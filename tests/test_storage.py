@@ -234,6 +234,7 @@ def test_sqlite_file_is_created_in_wal_mode(database_url, db):
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
 
 
 def test_sqlite_in_memory_is_one_database_for_all_threads(clock):

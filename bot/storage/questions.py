@@ -14,7 +14,7 @@ from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from .models import (
     MAX_INTENT_CHARS,
@@ -112,6 +112,17 @@ class QuestionLog:
             raise ValueError(f"retention_days must be at least 1, got {retention_days}")
         self._engine = engine
         self._insert = _insert_for(engine)
+        # Built once, executed with each reply's values (see record).
+        count = self._insert(_counts)
+        self._count = count.on_conflict_do_update(
+            index_elements=[_counts.c.day, _counts.c.intent, _counts.c.lang],
+            set_={"count": _counts.c.count + 1})
+        ask = self._insert(_questions)
+        self._ask = ask.on_conflict_do_update(
+            index_elements=[_questions.c.question],
+            set_={"count": _questions.c.count + 1,
+                  "last_seen": ask.excluded.last_seen,
+                  "closest": sa.func.coalesce(ask.excluded.closest, _questions.c.closest)})
         self.retention_days = retention_days
         self._clock = clock
 
@@ -119,7 +130,7 @@ class QuestionLog:
         return as_utc(self._clock())
 
     def record(self, *, question: str, intent: str, lang: str, answered: bool,
-               closest: str | None) -> None:
+               closest: str | None, conn: Connection | None = None) -> None:
         """Count one reply, and remember its question when it was not answered.
 
         Args:
@@ -133,6 +144,8 @@ class QuestionLog:
             closest: key of the best candidate entry ("person:cai-bin", at most 200
                 characters) or None; kept only for unanswered questions, and a None
                 does not erase a candidate stored earlier.
+            conn: write in the caller's transaction (committed by the caller) instead
+                of one of its own.
         Raises:
             ValueError: when intent, lang or closest break the limits above, or the
                 clock gives a naive datetime.
@@ -145,22 +158,19 @@ class QuestionLog:
         now = self._now()
         text = "" if answered else question_for_log(question)[:MAX_QUESTION_CHARS].rstrip()
 
-        count = self._insert(_counts).values(day=now.date(), intent=intent, lang=lang, count=1)
-        count = count.on_conflict_do_update(
-            index_elements=[_counts.c.day, _counts.c.intent, _counts.c.lang],
-            set_={"count": _counts.c.count + 1})
-        with self._engine.begin() as conn:
-            conn.execute(count)
-            if text:
-                ask = self._insert(_questions).values(question=text, count=1, closest=closest,
-                                                      first_seen=now, last_seen=now)
-                ask = ask.on_conflict_do_update(
-                    index_elements=[_questions.c.question],
-                    set_={"count": _questions.c.count + 1,
-                          "last_seen": ask.excluded.last_seen,
-                          "closest": sa.func.coalesce(ask.excluded.closest,
-                                                      _questions.c.closest)})
-                conn.execute(ask)
+        if conn is None:
+            with self._engine.begin() as own:
+                self._write(own, text, intent, lang, closest, now)
+        else:
+            self._write(conn, text, intent, lang, closest, now)
+
+    def _write(self, conn: Connection, text: str, intent: str, lang: str,
+               closest: str | None, now: datetime) -> None:
+        conn.execute(self._count, {"day": now.date(), "intent": intent, "lang": lang,
+                                   "count": 1})
+        if text:
+            conn.execute(self._ask, {"question": text, "count": 1, "closest": closest,
+                                     "first_seen": now, "last_seen": now})
 
     def unanswered(self, *, since: datetime | None = None,
                    limit: int = 20) -> list[UnansweredQuestion]:
