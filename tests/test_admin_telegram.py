@@ -11,30 +11,19 @@ from pathlib import Path
 
 import pytest
 from edits import give_cai_bin_a_role
-from telegram_test import text_of
+from telegram_test import polling_bot, settings_for, text_of
 
-from bot.channels.telegram.app import build_application
 from bot.reload import KnowledgeHolder
-from bot.settings import Settings
 
 ADMIN = 4242
 
 
 @pytest.fixture
 async def bot(fake, knowledge_copy, tmp_path):
-    settings = Settings(telegram_bot_token=fake.token, telegram_api_base_url=fake.base_url,
-                        database_url=f"sqlite:///{tmp_path}/admin.sqlite3",
-                        admin_user_ids=[ADMIN], watch_knowledge=True)
-    app = build_application(settings, KnowledgeHolder(knowledge_copy))
-    await app.initialize()
-    await app.post_init(app)
-    await app.start()
-    await app.updater.start_polling(poll_interval=0, timeout=1)
-    yield app
-    await app.updater.stop()
-    await app.stop()
-    await app.post_shutdown(app)
-    await app.shutdown()
+    settings = settings_for(fake, database_url=f"sqlite:///{tmp_path}/admin.sqlite3",
+                            admin_user_ids=[ADMIN], watch_knowledge=True)
+    async with polling_bot(settings, KnowledgeHolder(knowledge_copy), hooks=True) as app:
+        yield app
 
 
 async def test_admin_commands_do_not_exist_for_others(fake, bot):

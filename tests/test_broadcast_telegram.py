@@ -12,11 +12,9 @@ from pathlib import Path
 
 import pytest
 from fake_bot_api import FakeBotApi
-from telegram_test import text_of
+from telegram_test import polling_bot, settings_for, text_of
 
 from bot.broadcast import create_adhoc
-from bot.channels.telegram.app import build_application
-from bot.settings import Settings
 from bot.storage import Subscriptions, create_engine_for, migrate
 
 ADMIN = 4242
@@ -29,17 +27,10 @@ def database(tmp_path) -> str:
 
 @pytest.fixture
 async def bot(fake, assistant, database):
-    settings = Settings(telegram_bot_token=fake.token, telegram_api_base_url=fake.base_url,
-                        database_url=database, admin_user_ids=[ADMIN], watch_knowledge=False,
-                        broadcast_rate=1000)
-    app = build_application(settings, assistant)
-    await app.initialize()
-    await app.start()
-    await app.updater.start_polling(poll_interval=0, timeout=1)
-    yield app
-    await app.updater.stop()
-    await app.stop()
-    await app.shutdown()
+    settings = settings_for(fake, database_url=database, admin_user_ids=[ADMIN],
+                            broadcast_rate=1000)
+    async with polling_bot(settings, assistant) as app:
+        yield app
 
 
 async def sent_to(fake: FakeBotApi, chat: int, count: int) -> list[dict]:

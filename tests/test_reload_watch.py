@@ -8,11 +8,9 @@ from pathlib import Path
 
 import pytest
 from edits import edit, give_cai_bin_a_role
-from telegram_test import text_of
+from telegram_test import polling_bot, settings_for, text_of
 
-from bot.channels.telegram.app import build_application
 from bot.reload import KnowledgeHolder
-from bot.settings import Settings
 from bot.watch import FILE_CHANGE, FOLDER_REPLACED, watch_path
 
 
@@ -46,18 +44,9 @@ async def test_watch_path_follows_a_replaced_folder(tmp_path):
 
 @pytest.fixture
 async def bot(fake, knowledge_copy):
-    settings = Settings(telegram_bot_token=fake.token, telegram_api_base_url=fake.base_url,
-                        database_url="", watch_knowledge=True)
-    app = build_application(settings, KnowledgeHolder(knowledge_copy))
-    await app.initialize()
-    await app.post_init(app)
-    await app.start()
-    await app.updater.start_polling(poll_interval=0, timeout=1)
-    yield app
-    await app.updater.stop()
-    await app.stop()
-    await app.post_shutdown(app)
-    await app.shutdown()
+    settings = settings_for(fake, watch_knowledge=True)
+    async with polling_bot(settings, KnowledgeHolder(knowledge_copy), hooks=True) as app:
+        yield app
 
 
 async def serving(app, trigger: str, before: str) -> None:

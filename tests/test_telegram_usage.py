@@ -8,11 +8,9 @@ import time
 
 import pytest
 from fake_bot_api import FakeBotApi
-from telegram_test import text_of
+from telegram_test import polling_bot, settings_for, text_of
 
-from bot.channels.telegram.app import build_application
 from bot.core.engine import Assistant
-from bot.settings import Settings
 from bot.storage import Subscriptions, create_engine_for
 
 BOT = "SummitTestBot"
@@ -29,17 +27,10 @@ def database(tmp_path) -> str:
 
 @pytest.fixture
 async def bot(fake, assistant, database):
-    settings = Settings(telegram_bot_token=fake.token, telegram_api_base_url=fake.base_url,
-                        database_url=database, admin_user_ids=[ADMIN],
-                        watch_knowledge=False, broadcast_rate=1000)
-    app = build_application(settings, assistant)
-    await app.initialize()
-    await app.start()
-    await app.updater.start_polling(poll_interval=0, timeout=1)
-    yield app
-    await app.updater.stop()
-    await app.stop()
-    await app.shutdown()
+    settings = settings_for(fake, database_url=database, admin_user_ids=[ADMIN],
+                            broadcast_rate=1000)
+    async with polling_bot(settings, assistant) as app:
+        yield app
 
 
 def user(user_id: int = 1001, language_code: str = "en") -> dict:
@@ -148,23 +139,14 @@ async def test_a_button_in_a_forum_topic_is_answered_in_that_topic(fake, bot):
 async def test_every_part_of_a_split_reply_stays_in_the_topic(fake, knowledge):
     talks = [t.model_copy(update={"summary": "A long summary sentence. " * 120})
              for t in knowledge.talks]
-    settings = Settings(telegram_bot_token=fake.token, telegram_api_base_url=fake.base_url,
-                        database_url="", watch_knowledge=False)
-    app = build_application(settings, Assistant(knowledge.model_copy(update={"talks": talks})))
-    await app.initialize()
-    await app.start()
-    await app.updater.start_polling(poll_interval=0, timeout=1)
-    try:
+    assistant = Assistant(knowledge.model_copy(update={"talks": talks}))
+    async with polling_bot(settings_for(fake), assistant):
         sends(fake, chat_id=FORUM, thread=TOPIC, text=f"@{BOT} who talked about hemorrhage",
               entities=[{"type": "mention", "offset": 0, "length": len(BOT) + 1}])
         await fake.wait_for_sent(2)
         await asyncio.sleep(0.3)
         calls = fake.calls_of("sendMessage")
         assert len(calls) >= 2 and all(c.get("message_thread_id") == TOPIC for c in calls)
-    finally:
-        await app.updater.stop()
-        await app.stop()
-        await app.shutdown()
 
 
 async def test_the_general_topic_and_plain_groups_get_no_thread(fake, bot):

@@ -39,8 +39,15 @@ def event_xml(event: str, sender: str, key: str | None = None) -> str:
     ("订阅", "/subscribe"), ("S'abonner !", "/subscribe"), ("اشتراك", "/subscribe"),
     ("取消订阅", "/unsubscribe"), ("se désabonner", "/unsubscribe"),
     ("إلغاء الاشتراك", "/unsubscribe"), ("who spoke about subscriptions?", None)])
-def test_subscription_keywords_in_four_languages(text, command):
-    assert subscription_command(text) == command
+def test_subscription_keywords_in_four_languages(text, command, knowledge):
+    assert subscription_command(text, knowledge.vocabulary) == command
+
+
+def test_subscription_keywords_come_from_the_knowledge(knowledge):
+    vocabulary = knowledge.vocabulary.model_copy(
+        update={"subscription": {"subscribe": ["abonne-moi"], "unsubscribe": []}})
+    assert subscription_command("Abonne-moi !", vocabulary) == "/subscribe"
+    assert subscription_command("订阅", vocabulary) is None
 
 
 async def test_follow_keywords_menu_and_unfollow(service, storage):

@@ -381,6 +381,9 @@ class Vocabulary(Entry):
     that define a question.
     ``followups`` are the words of follow-up questions (:class:`FollowUpWords`);
     ``languages`` the names a user may type to choose the language of answers ("français").
+    ``subscription`` are the words a WeChat follower types, alone, to subscribe to the
+    announcements or to stop them ("订阅", "se désabonner"): a phone keyboard has no slash
+    commands.
     """
 
     stopwords: dict[Lang, list[AliasText]] = {}
@@ -394,6 +397,7 @@ class Vocabulary(Entry):
     context: list[AliasText] = []
     followups: FollowUpWords = FollowUpWords()
     languages: dict[Lang, list[AliasText]] = {}
+    subscription: dict[Literal["subscribe", "unsubscribe"], list[AliasText]] = {}
 
 
 class Translations(Entry):

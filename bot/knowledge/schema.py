@@ -215,6 +215,8 @@ FIELD_DOCS: dict[tuple[str, str], str] = {
     ("Vocabulary", "conjunctions"): "Words that join two questions in one message (and, et).",
     ("Vocabulary", "context"): "Words true of the whole forum (forum, online, China): they "
                                "count less than the words that define a question.",
+    ("Vocabulary", "subscription"): "What a WeChat follower types, alone, to subscribe to the "
+    "announcements (subscribe) or to stop them (unsubscribe), in any language.",
     ("Vocabulary", "followups"): "Words of follow-up questions: pronouns, 'tell me more', "
                                  "ordinals (read only while a conversation has context).",
     ("Vocabulary", "languages"): "Per language code: the names a user may type to choose "

@@ -20,6 +20,7 @@ import httpx
 
 from bot.broadcast import BroadcastWorker
 from bot.core.normalize import normalize
+from bot.knowledge.models import Vocabulary
 from bot.settings import Settings
 from bot.storage.store import Storage
 
@@ -28,21 +29,24 @@ from .push import CHANNEL, AccessTokens, WeChatSender
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 10.0   # how often the worker looks for due announcements
-# What followers type to (un)subscribe, in the four languages, as WeChat users write them
-# (no slash commands on a phone keyboard); compared after the normaliser.
-KEYWORDS = {
-    "/subscribe": ("订阅", "订阅通知", "subscribe", "s'abonner", "abonnement", "je m'abonne",
-                   "اشتراك", "اشترك", "أشترك"),
-    "/unsubscribe": ("取消订阅", "退订", "unsubscribe", "se désabonner", "désabonner",
-                     "désabonnement", "إلغاء الاشتراك", "الغاء الاشتراك", "ألغ الاشتراك"),
-}
-_KEYWORDS = {normalize(word): command for command, words in KEYWORDS.items() for word in words}
+# the keyword table of the knowledge version served last (rebuilt after a reload)
+_table: tuple[Vocabulary, dict[str, str]] | None = None
 
 
-def subscription_command(text: str) -> str | None:
-    """Return "/subscribe" or "/unsubscribe" when ``text`` is only such a keyword ("订阅",
-    "S'abonner !", "إلغاء الاشتراك"), else None."""
-    return _KEYWORDS.get(normalize(text))
+def _keywords(vocabulary: Vocabulary) -> dict[str, str]:
+    global _table
+    if _table is None or _table[0] is not vocabulary:
+        _table = (vocabulary, {normalize(word): f"/{command}"
+                               for command, words in vocabulary.subscription.items()
+                               for word in words})
+    return _table[1]
+
+
+def subscription_command(text: str, vocabulary: Vocabulary) -> str | None:
+    """Return "/subscribe" or "/unsubscribe" when ``text`` is only one of the words of
+    ``vocabulary.subscription`` (knowledge/vocabulary.yaml: "订阅", "S'abonner !",
+    "إلغاء الاشتراك"), compared after the normaliser; else None."""
+    return _keywords(vocabulary).get(normalize(text))
 
 
 def note_seen(storage: Storage | None, openid: str) -> None:

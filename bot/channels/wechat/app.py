@@ -329,7 +329,7 @@ class WeChatWebhook:
         note_seen(storage, openid)   # WeChat's 48-hour window for announcements starts now
         if message.type == "text":
             text = strip_emoticons(message.content or "")
-            command = subscription_command(text)
+            command = subscription_command(text, self.service.assistant.k.vocabulary)
             if command is None:
                 reply = self._text(text, openid)
             else:   # "订阅": answered in the keyword's language
