@@ -116,3 +116,28 @@ def test_an_emptied_file_is_one_error_not_one_per_reference(knowledge_copy):
 def test_missing_folder(tmp_path):
     knowledge, problems = check_knowledge(tmp_path / "nope")
     assert knowledge is None and "does not exist" in problems[0].message
+
+
+def test_every_entry_is_registered_under_its_reference(knowledge):
+    from bot.knowledge.refs import EntryRef
+
+    entries = knowledge.entries
+    assert len(entries) == 1 + sum(len(x) for x in (
+        knowledge.facts, knowledge.people, knowledge.talks, knowledge.topics,
+        knowledge.specialties, knowledge.doctors))
+    for key, entry in entries.items():
+        assert str(entry.ref) == key and EntryRef.parse(key) == entry.ref
+        assert knowledge.entry(entry.ref) is entry
+    cai = EntryRef.parse("person:cai-bin")
+    assert (cai.kind, cai.id) == ("person", "cai-bin")
+    assert knowledge.entry(cai).name == "Cai Bin"
+    assert knowledge.entry(EntryRef("person", "nobody")) is None
+
+
+@pytest.mark.parametrize("key", ["list:talks", "lang:fr", "cue:doctor", "person:", "cai-bin", ""])
+def test_strings_that_are_not_entry_references_are_refused(key):
+    from bot.knowledge.refs import EntryRef
+
+    with pytest.raises(ValueError):
+        EntryRef.parse(key)
+    assert EntryRef.find(key) is None

@@ -38,7 +38,8 @@ from pydantic import BaseModel
 from rapidfuzz.distance import OSA
 
 from bot.i18n import SUPPORTED, isolate_ltr, language
-from bot.knowledge.models import Doctor, Fact, Knowledge, Person, Talk, Topic
+from bot.knowledge.models import Doctor, Fact, Knowledge, Person, Specialty, Talk, Topic
+from bot.knowledge.refs import EntryRef, ref_key
 
 from . import phonetic, render
 from .emergency import EmergencyDetector
@@ -224,19 +225,18 @@ class Assistant:
         if entry is None:
             return self._reply("fallback", render.expired(), lang, confidence=0.0,
                                choices=_list_choices())
-        kind = choice_id.split(":", 1)[0]
         mention = Mention(choice_id, "", 1.0, frozenset())
-        if kind == "person":
+        if isinstance(entry, Person):
             return self._people([mention], lang, 1.0, doctor=False)
-        if kind == "doctor":
-            return self._doctor_cards([cast(Doctor, entry)], lang, 1.0, [choice_id])
-        if kind in ("topic", "talk"):
+        if isinstance(entry, Doctor):
+            return self._doctor_cards([entry], lang, 1.0, [choice_id])
+        if isinstance(entry, (Topic, Talk)):
             return self._sessions([mention], lang, 1.0)
-        if kind == "specialty":
+        if isinstance(entry, Specialty):
             return self._doctors([mention], [], lang, 1.0)
-        if kind == "fact":
-            fact = cast(Fact, entry)
-            text = render.unknown_fact(self.k, fact, []) if fact.unknown else render.fact(self.k, fact)
+        if isinstance(entry, Fact):
+            text = (render.unknown_fact(self.k, entry, []) if entry.unknown else
+                    render.fact(self.k, entry))
             return self._reply("event", text, lang, ids=(choice_id,))
         return self._reply("event", render.event_overview(self.k), lang, ids=(choice_id,))
 
@@ -295,12 +295,10 @@ class Assistant:
         out: list[str] = []
         for key in ids:
             entry = self.k.entries.get(key)
-            if entry is None:
-                continue
-            kind = key.split(":", 1)[0]
-            person = (key if kind == "person" else
-                      f"person:{cast(Talk, entry).speaker}" if kind == "talk" else
-                      f"person:{cast(Doctor, entry).practitioner}" if kind == "doctor" else None)
+            person = (key if isinstance(entry, Person) else
+                      ref_key("person", entry.speaker) if isinstance(entry, Talk) else
+                      ref_key("person", entry.practitioner) if isinstance(entry, Doctor)
+                      else None)
             if person is not None and person in self.k.entries and person not in out:
                 out.append(person)
         return out
@@ -328,7 +326,7 @@ class Assistant:
             return self._emergency(lang, "asked")
         if name == "about":
             return self._reply("event", render.event_overview(self.k), lang,
-                               ids=(f"event:{self.k.event.id}",))
+                               ids=(str(self.k.event.ref),))
         target = SECTIONS.get(name)
         if target:
             return self._list(target, lang)
@@ -503,7 +501,7 @@ class Assistant:
                 fact = self._fact_for(kind)
                 if fact:
                     words = frozenset().union(*(m.positions for m in found), asked[kind])
-                    return [Mention(f"fact:{fact.id}", "", min(m.score for m in found),
+                    return [Mention(str(fact.ref), "", min(m.score for m in found),
                                     words)]
         return None
 
@@ -526,7 +524,7 @@ class Assistant:
         fact = self._fact_for(wanted[0])
         if fact is None:
             return None
-        key = f"fact:{fact.id}"
+        key = str(fact.ref)
         conf = self._confidence(a, [Mention(key, "", 1.0, named)])
         if conf < ANSWER_MIN:
             return None
@@ -543,12 +541,12 @@ class Assistant:
         if conf < ANSWER_MIN:
             return self._ask(a, [best], lang, conf)
         persons = [self._entry(Person, m.key) for m in people[:MAX_PEOPLE]]
-        wanted = {m.key.split(":", 1)[1] for m in specialties}
+        wanted = {EntryRef.parse(m.key).id for m in specialties}
         persons += [self.k.get("person", d.practitioner) for d in self.k.doctors
                     if wanted & set(d.specialty)][:MAX_PEOPLE - len(persons)]
         text = render.unknown_fact(self.k, self._entry(Fact, best.key), persons)
         return self._reply("event", text, lang, confidence=conf,
-                           ids=(best.key, *(f"person:{p.id}" for p in persons)),
+                           ids=(best.key, *(str(p.ref) for p in persons)),
                            candidates=_candidates(a))
 
     def _stranger(self, a: Analysis, people: list[Mention], lang: str) -> Reply | None:
@@ -617,7 +615,7 @@ class Assistant:
         if intent == "session":
             return self._sessions(used, lang, conf, a)
         entry = self.k.entries[used[0].key]
-        text = render.fact(self.k, cast(Fact, entry)) if used[0].kind == "fact" else \
+        text = render.fact(self.k, entry) if isinstance(entry, Fact) else \
             render.event_overview(self.k)
         return self._reply("event", text, lang, ids=(used[0].key,), confidence=conf,
                            candidates=_candidates(a))
@@ -649,12 +647,12 @@ class Assistant:
                                       heard=heard)
         ids: list[str] = []
         for p in persons:
-            ids.append(f"person:{p.id}")
-            ids += [f"talk:{t.id}" for t in self.k.talks_by(p.id)]
+            ids.append(str(p.ref))
+            ids += [str(t.ref) for t in self.k.talks_by(p.id)]
         text = heard + "\n\n".join(render.person_card(self.k, p) for p in persons)
         if any(doctors):
             text += "\n" + render.disclaimer()
-        choices = [Choice(f"doctor:{d.id}", render.doctor_card_label())
+        choices = [Choice(str(d.ref), render.doctor_card_label())
                    for d in doctors if d][:1]
         return self._reply("speaker", text, lang, ids=tuple(ids), confidence=conf,
                            choices=tuple(choices) + (Choice("list:speakers",
@@ -678,15 +676,15 @@ class Assistant:
         text = render.topic_talks(self.k, asked, talks) if topics else \
             render.talks_found(self.k, talks)
         text = self._with_notes(text, asked)
-        ids = [f"topic:{t.id}" for t in asked] + [f"talk:{t.id}" for t in talks]
-        choices = tuple(Choice(f"person:{t.speaker}", render.person_name(self.k, t.speaker))
+        ids = [str(t.ref) for t in asked] + [str(t.ref) for t in talks]
+        choices = tuple(Choice(ref_key("person", t.speaker), render.person_name(self.k, t.speaker))
                         for t in talks[:MAX_CHOICES])
         return self._reply("session", text, lang, ids=tuple(ids), confidence=conf,
                            choices=choices, candidates=_candidates(a) if a else ())
 
     def _doctors(self, specialties: list[Mention], topics: list[Mention], lang: str,
                  conf: float) -> Reply:
-        sp_ids = {m.key.split(":", 1)[1] for m in specialties}
+        sp_ids = {EntryRef.parse(m.key).id for m in specialties}
         pool = [d for d in self.k.doctors if not sp_ids or sp_ids & set(d.specialty)]
         topic_entries = [self._entry(Topic, m.key) for m in topics]
         asked = [t for t in topic_entries if not t.umbrella] or topic_entries
@@ -702,8 +700,8 @@ class Assistant:
                 pool = []
         if not pool:
             return self._reply("doctor", render.no_clinician(self.k, asked), lang,
-                               confidence=conf, ids=tuple(f"topic:{t.id}" for t in asked))
-        keys = [f"specialty:{s}" for s in sorted(sp_ids)] + [f"topic:{t.id}" for t in asked]
+                               confidence=conf, ids=tuple(str(t.ref) for t in asked))
+        keys = [ref_key("specialty", s) for s in sorted(sp_ids)] + [str(t.ref) for t in asked]
         return self._doctor_cards(pool, lang, conf, keys, asked, none_on)
 
     def _doctor_cards(self, doctors: list[Doctor], lang: str, conf: float,
@@ -711,8 +709,8 @@ class Assistant:
                       none_on: Sequence[Topic] = (), heard: str = "") -> Reply:
         text = heard + render.doctors_list(self.k, doctors, none_on)
         text = self._with_notes(text, topics)
-        ids = keys + [f"doctor:{d.id}" for d in doctors]
-        choices = tuple(Choice(f"person:{d.practitioner}",
+        ids = keys + [str(d.ref) for d in doctors]
+        choices = tuple(Choice(ref_key("person", d.practitioner),
                                render.person_name(self.k, d.practitioner))
                         for d in doctors[:MAX_CHOICES])
         return self._reply("doctor", text, lang, ids=tuple(dict.fromkeys(ids)),
@@ -730,19 +728,19 @@ class Assistant:
         if target == "list:sessions":
             talks = sorted(self.k.talks, key=lambda t: t.order)
             return self._reply("session", render.programme(self.k), lang, confidence=conf,
-                               ids=tuple(f"talk:{t.id}" for t in talks),
-                               choices=tuple(Choice(f"talk:{t.id}", render.label(
-                                   self.k, f"talk:{t.id}")) for t in talks))
+                               ids=tuple(str(t.ref) for t in talks),
+                               choices=tuple(Choice(str(t.ref), render.label(
+                                   self.k, str(t.ref))) for t in talks))
         if target == "list:speakers":
             return self._reply("speaker", render.speakers(self.k), lang, confidence=conf,
-                               ids=tuple(f"person:{p.id}" for p in self.k.people),
-                               choices=tuple(Choice(f"person:{t.speaker}", render.person_name(
+                               ids=tuple(str(p.ref) for p in self.k.people),
+                               choices=tuple(Choice(ref_key("person", t.speaker), render.person_name(
                                    self.k, t.speaker)) for t in self.k.talks))
         if target == "list:doctors":
             return self._reply("doctor", render.directory_overview(self.k), lang,
                                confidence=conf,
-                               ids=tuple(f"doctor:{d.id}" for d in self.k.doctors),
-                               choices=tuple(Choice(f"specialty:{s.id}", render.name_of(s))
+                               ids=tuple(str(d.ref) for d in self.k.doctors),
+                               choices=tuple(Choice(str(s.ref), render.name_of(s))
                                              for s in self.k.specialties))
         return self._reply("help", render.help_text(self.k), lang, choices=_list_choices())
 

@@ -441,22 +441,23 @@ def shorten(text: str, limit: int) -> str:
 
 
 def label(k: Knowledge, key: str) -> str:
-    """Return the short label of an entry key ("person:cai-bin" -> "Cai Bin")."""
-    kind, _sep, entry_id = key.partition(":")
+    """Return the short label of an entry key ("person:cai-bin" -> "Cai Bin").
+
+    Raises:
+        KeyError: ``key`` names no entry of ``k``.
+    """
     entry = k.entries[key]
-    if kind == "talk":
-        talk = k.get("talk", entry_id)
-        return shorten(_("{name}: {subject}").format(name=speaker_of(k, talk).name,
-                                                     subject=localized(talk.title)), 60)
-    if kind == "doctor":
-        doctor = k.get("doctor", entry_id)
-        return f"{person_name(k, doctor.practitioner)} ({specialties(k, doctor)})"
-    if kind == "fact":
-        return localized(k.get("fact", entry_id).label)
-    if kind == "event":
+    if isinstance(entry, Talk):
+        return shorten(_("{name}: {subject}").format(name=speaker_of(k, entry).name,
+                                                     subject=localized(entry.title)), 60)
+    if isinstance(entry, Doctor):
+        return f"{person_name(k, entry.practitioner)} ({specialties(k, entry)})"
+    if isinstance(entry, Fact):
+        return localized(entry.label)
+    if isinstance(entry, Event):
         return _("About the forum")
     if isinstance(entry, (Topic, Specialty)):
         return name_of(entry)
     if isinstance(entry, Person):
         return entry.name
-    return entry_id
+    return entry.id

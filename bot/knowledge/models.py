@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from functools import cached_property
-from typing import Annotated, Any, Literal, overload
+from typing import Annotated, Any, ClassVar, Literal, overload
 
 from pydantic import (
     BaseModel,
@@ -21,6 +21,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from .refs import EntryKind, EntryRef
 
 Lang = Literal["en", "fr", "ar", "zh"]
 LANGS: tuple[Lang, ...] = ("en", "fr", "ar", "zh")
@@ -79,6 +81,20 @@ class Entry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class NamedEntry(Entry):
+    """An entry replies name and users pick (event, fact, person, talk, topic, specialty,
+    doctor): its kind (the class's KIND) and id make its :class:`EntryRef`, under which
+    :attr:`Knowledge.entries` registers it."""
+
+    KIND: ClassVar[EntryKind]
+    id: EntryId
+
+    @property
+    def ref(self) -> EntryRef:
+        """This entry's reference; ``str(entry.ref)`` is "person:cai-bin"."""
+        return EntryRef(self.KIND, self.id)
+
+
 class Translated(Entry):
     """Alias lists per language (en, fr, ar, zh). English is required; the first English
     alias is the display name when the entry has no ``name``."""
@@ -93,9 +109,10 @@ class Translated(Entry):
         return [*self.en, *self.fr, *self.ar, *self.zh]
 
 
-class Event(Entry):
+class Event(NamedEntry):
     """The forum itself. ``date`` and ``start_time`` stay None while the source is silent."""
 
+    KIND: ClassVar[EntryKind] = "event"
     id: EntryId
     name: LocalizedText
     aliases: list[AliasText] = []
@@ -116,7 +133,7 @@ QuestionKind = Literal["who", "what", "how_many", "when", "where", "why"]
 QuestionWordKind = Literal["who", "what", "how_many", "when", "where", "why", "whether"]
 
 
-class Fact(Entry):
+class Fact(NamedEntry):
     """One answerable fact about the event (organisers, opening ceremony, ...).
 
     ``answer`` is the reply text; ``answer_from`` instead names an Event field whose value
@@ -128,6 +145,7 @@ class Fact(Entry):
     that the question word picks it among facts found by the same words.
     """
 
+    KIND: ClassVar[EntryKind] = "fact"
     id: EntryId
     label: LocalizedText
     aliases: list[AliasText] = Field(min_length=1)
@@ -145,9 +163,10 @@ class Fact(Entry):
         return value
 
 
-class Person(Entry):
+class Person(NamedEntry):
     """A person the article names, with the name written as the article writes it."""
 
+    KIND: ClassVar[EntryKind] = "person"
     id: EntryId
     name: Text
     aliases: list[AliasText] = []
@@ -158,9 +177,10 @@ class Person(Entry):
     at_forum: LocalizedText | None = None
 
 
-class Talk(Entry):
+class Talk(NamedEntry):
     """One expert talk of the programme, in article order."""
 
+    KIND: ClassVar[EntryKind] = "talk"
     id: EntryId
     order: int = Field(ge=1)
     speaker: EntryId
@@ -170,7 +190,7 @@ class Talk(Entry):
     summary: LocalizedText
 
 
-class Topic(Entry):
+class Topic(NamedEntry):
     """A clinical topic with synonyms, abbreviations, lay wording and translations.
 
     ``broader`` names wider topics: a question about the broader topic also finds talks
@@ -179,6 +199,7 @@ class Topic(Entry):
     answers about it, since its lay wording can describe something happening now.
     """
 
+    KIND: ClassVar[EntryKind] = "topic"
     id: EntryId
     name: Text
     names: Translated
@@ -187,9 +208,10 @@ class Topic(Entry):
     urgent_symptom: bool = False
 
 
-class Specialty(Entry):
+class Specialty(NamedEntry):
     """A clinical specialty (FHIR PractitionerRole.specialty) with its names per language."""
 
+    KIND: ClassVar[EntryKind] = "specialty"
     id: EntryId
     name: Text
     names: Translated
@@ -211,12 +233,13 @@ class AvailableTime(Entry):
     end: Annotated[str, StringConstraints(pattern=r"^\d{2}:\d{2}$")]
 
 
-class Doctor(Entry):
+class Doctor(NamedEntry):
     """A directory listing: FHIR PractitionerRole pointing at a Person (the Practitioner).
 
     Contact details, hours and addresses stay empty unless a real source gives them.
     """
 
+    KIND: ClassVar[EntryKind] = "doctor"
     id: EntryId
     practitioner: EntryId
     qualification: list[LocalizedText] = []
@@ -435,15 +458,18 @@ class Knowledge(BaseModel):
     version: str = ""
 
     @cached_property
-    def entries(self) -> dict[str, BaseModel]:
-        """Every entry by reference key "kind:id" (kinds: event, fact, person, talk, topic,
-        specialty, doctor); the keys are the ids a reply lists."""
-        out: dict[str, BaseModel] = {f"event:{self.event.id}": self.event}
-        for kind, entries in (("fact", self.facts), ("person", self.people),
-                              ("talk", self.talks), ("topic", self.topics),
-                              ("specialty", self.specialties), ("doctor", self.doctors)):
-            out.update((f"{kind}:{e.id}", e) for e in entries)
+    def entries(self) -> dict[str, NamedEntry]:
+        """The registry: every entry by the string form of its reference ("person:cai-bin",
+        ``str(entry.ref)``), the ids a reply lists and a button carries."""
+        out: dict[str, NamedEntry] = {str(self.event.ref): self.event}
+        for entries in (self.facts, self.people, self.talks, self.topics, self.specialties,
+                        self.doctors):
+            out.update((str(e.ref), e) for e in entries)
         return out
+
+    def entry(self, ref: EntryRef) -> NamedEntry | None:
+        """The entry ``ref`` names, or None when this knowledge has none."""
+        return self.entries.get(str(ref))
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Knowledge:
         """Copy with changed fields; the cached lookups are dropped so they follow the update
@@ -469,11 +495,11 @@ class Knowledge(BaseModel):
     @overload
     def get(self, kind: Literal["doctor"], entry_id: str) -> Doctor: ...
     @overload
-    def get(self, kind: str, entry_id: str) -> BaseModel: ...
+    def get(self, kind: EntryKind, entry_id: str) -> NamedEntry: ...
 
-    def get(self, kind: str, entry_id: str) -> BaseModel:
+    def get(self, kind: EntryKind, entry_id: str) -> NamedEntry:
         """Return the entry of this kind and id (KeyError when unknown)."""
-        return self.entries[f"{kind}:{entry_id}"]
+        return self.entries[str(EntryRef(kind, entry_id))]
 
     @cached_property
     def _talks_by_speaker(self) -> dict[str, list[Talk]]:

@@ -105,9 +105,8 @@ def translation_problems(entries: list[Located], english_first: bool) -> list[Pr
         if isinstance(entry, (Topic, Specialty)):
             missing = [lang for lang in LANGS[1:] if not getattr(entry.names, lang)]
             if missing:
-                kind = "topic" if isinstance(entry, Topic) else "specialty"
                 report(file, positions, path + ("names",), (
-                    f"{kind}:{entry.id} has no {said(missing)} names: replies in "
+                    f"{entry.ref} has no {said(missing)} names: replies in "
                     f"{'that language' if len(missing) == 1 else 'those languages'} would "
                     f"write it in English, and users typing it there would not find it. Add "
                     f"{', '.join(f'`{lang}:`' for lang in missing)} under `names`."))

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from .models import Knowledge, LocalizedMap, all_texts
 from .problems import Problem
+from .refs import EntryRef
 from .yamlsafe import FieldPath, Positions, field_path
 
 if TYPE_CHECKING:  # the core imports the models: only the type checker imports it here
@@ -51,8 +52,10 @@ class _Where:
         self.places = places
 
     def place(self, key: str) -> Place | None:
-        kind, _, entry_id = key.partition(":")
-        return self.places.get((SECTION_OF.get(kind, kind), entry_id))
+        ref = EntryRef.find(key)
+        if ref is None:
+            return None
+        return self.places.get((SECTION_OF.get(ref.kind, ref.kind), ref.id))
 
     def problem(self, key: str, sub: FieldPath, message: str) -> Problem:
         place = self.place(key)
@@ -85,16 +88,16 @@ def _main_names(k: Knowledge) -> dict[str, tuple[str, FieldPath]]:
     """Entry key -> (its own name as a user would type it, the field that holds it)."""
     out: dict[str, tuple[str, FieldPath]] = {}
     for fact in k.facts:
-        out[f"fact:{fact.id}"] = (_label(fact.label), ("label",))
+        out[str(fact.ref)] = (_label(fact.label), ("label",))
     for person in k.people:
-        out[f"person:{person.id}"] = (person.name, ("name",))
+        out[str(person.ref)] = (person.name, ("name",))
     for talk in k.talks:
         sub = ("title",) if isinstance(talk.title, str) else ("title", "en")
-        out[f"talk:{talk.id}"] = (_label(talk.title), sub)
+        out[str(talk.ref)] = (_label(talk.title), sub)
     for topic in k.topics:
-        out[f"topic:{topic.id}"] = (topic.name, ("name",))
+        out[str(topic.ref)] = (topic.name, ("name",))
     for sp in k.specialties:
-        out[f"specialty:{sp.id}"] = (sp.name, ("name",))
+        out[str(sp.ref)] = (sp.name, ("name",))
     return out
 
 
@@ -102,16 +105,16 @@ def _alias_fields(k: Knowledge) -> dict[str, list[tuple[str, FieldPath]]]:
     """Entry key -> [(alias text as written, field holding it)], names first."""
     out: dict[str, list[tuple[str, FieldPath]]] = defaultdict(list)
     for fact in k.facts:
-        out[f"fact:{fact.id}"] += [(a, ("aliases", i)) for i, a in enumerate(fact.aliases)]
+        out[str(fact.ref)] += [(a, ("aliases", i)) for i, a in enumerate(fact.aliases)]
     for person in k.people:
-        key = f"person:{person.id}"
+        key = str(person.ref)
         out[key].append((person.name, ("name",)))
         out[key] += [(a, ("aliases", i)) for i, a in enumerate(person.aliases)]
     for talk in k.talks:
-        out[f"talk:{talk.id}"] += [(a, ("aliases", i)) for i, a in enumerate(talk.aliases)]
-    for kind, entries in (("topic", k.topics), ("specialty", k.specialties)):
+        out[str(talk.ref)] += [(a, ("aliases", i)) for i, a in enumerate(talk.aliases)]
+    for entries in (k.topics, k.specialties):
         for e in entries:
-            key = f"{kind}:{e.id}"
+            key = str(e.ref)
             out[key].append((e.name, ("name",)))
             for lang in ("en", "fr", "ar", "zh"):
                 out[key] += [(a, ("names", lang, i))
@@ -142,13 +145,13 @@ def _shared_aliases(k: Knowledge, assistant: Assistant, where: _Where) -> list[P
     fields = _alias_fields(k)
     owners: dict[object, dict[str, str]] = defaultdict(dict)  # words -> {key: alias}
     for key, text, description in alias_triples(k):
-        kind = key.split(":", 1)[0]
-        if description or kind not in CHECKED_KINDS:
+        ref = EntryRef.find(key)  # cue words are not entries
+        if description or ref is None or ref.kind not in CHECKED_KINDS:
             continue
         units = index.units(text)
         if not units:
             continue
-        name = kind == "person"  # the index keeps the stopwords of a person's name
+        name = ref.kind == "person"  # the index keeps the stopwords of a person's name
         if not name and all(u in index.stopwords for u in units):
             words: object = ("phrase", tuple(units))  # matched as a whole phrase
         else:

@@ -27,6 +27,7 @@ from bot.core import render
 from bot.core.engine import split_command
 from bot.core.types import Message, Reply
 from bot.i18n import SUPPORTED, _, language
+from bot.knowledge.refs import EntryRef
 
 from .format import html_parts, keyboard
 from .state import CHANNEL, Context, key_of, service_of, state_of
@@ -269,7 +270,8 @@ async def on_inline(update: Update, context: Context) -> None:
             results.append(_article("emergency", render.emergency_label(), reply))
     else:
         for key in reply.ids:
-            if key.split(":", 1)[0] in INLINE_KINDS and len(results) < MAX_INLINE_RESULTS:
+            ref = EntryRef.find(key)
+            if ref is not None and ref.kind in INLINE_KINDS and len(results) < MAX_INLINE_RESULTS:
                 card = assistant.choose(key, reply.lang)  # the results in the query's language
                 title = card.text.split("\n", 1)[0]
                 results.append(_article(key, title, card))
