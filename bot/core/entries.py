@@ -18,14 +18,14 @@ from .normalize import is_han, tokenize
 def alias_triples(k: Knowledge) -> Iterator[tuple[str, str, bool]]:
     """Yield ``(key, text, is_description)`` for every alias of every entry and cue."""
     for name in all_texts(k.event.name):
-        yield f"event:{k.event.id}", name, False
+        yield str(k.event.ref), name, False
     for alias in k.event.aliases:
-        yield f"event:{k.event.id}", alias, False
+        yield str(k.event.ref), alias, False
     for fact in k.facts:
         for alias in fact.aliases:
-            yield f"fact:{fact.id}", alias, False
+            yield str(fact.ref), alias, False
     for person in k.people:
-        key = f"person:{person.id}"
+        key = str(person.ref)
         for alias in (person.name, *person.aliases):
             yield key, alias, False
             words = alias.split()
@@ -41,15 +41,15 @@ def alias_triples(k: Knowledge) -> Iterator[tuple[str, str, bool]]:
                 yield key, described, True
     for talk in k.talks:
         for title in all_texts(talk.title):
-            yield f"talk:{talk.id}", title, True
+            yield str(talk.ref), title, True
         for alias in talk.aliases:
-            yield f"talk:{talk.id}", alias, False
+            yield str(talk.ref), alias, False
     for topic in k.topics:
         for alias in (topic.name, *topic.names.all()):
-            yield f"topic:{topic.id}", alias, False
+            yield str(topic.ref), alias, False
     for sp in k.specialties:
         for alias in (sp.name, *sp.names.all()):
-            yield f"specialty:{sp.id}", alias, False
+            yield str(sp.ref), alias, False
     for cue, words in k.vocabulary.cues.items():
         for word in words:
             yield f"cue:{cue}", word, False
