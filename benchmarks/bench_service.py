@@ -18,6 +18,7 @@ schema is created and dropped).
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 import statistics
 import sys
@@ -64,6 +65,11 @@ def messages(count: int, conversations: int) -> list[tuple[str, str]]:
     return out
 
 
+def _load() -> str:
+    """The 1-minute load average (latencies on a shared machine follow it)."""
+    return f"{os.getloadavg()[0]:.2f}"
+
+
 def report(name: str, ms: list[float], baseline: list[float] | None = None) -> None:
     p50, p99 = percentile(ms, 50), percentile(ms, 99)
     line = (f"{name:<34} p50 {p50:7.3f} ms   p99 {p99:7.3f} ms   mean {statistics.mean(ms):7.3f}"
@@ -81,6 +87,7 @@ def main() -> int:
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
 
+    load_at_start = _load()
     assistant = Assistant(load_knowledge(ROOT / "knowledge"))
     plan = messages(args.messages, args.conversations)
     schema = None
@@ -114,7 +121,8 @@ def main() -> int:
                     conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
                 admin.dispose()
     backend = "PostgreSQL" if schema else "SQLite"
-    print(f"{len(plan)} messages, {args.conversations} conversations, {backend}")
+    print(f"{len(plan)} messages, {args.conversations} conversations, {backend}; load average"
+          f" {load_at_start} at start, {_load()} at end")
     report("core alone (Assistant.reply)", core)
     report(f"service.handle ({backend})", through, core)
     p99 = percentile(through, 99)
