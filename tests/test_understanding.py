@@ -8,6 +8,7 @@ import pytest
 from bot.core import phonetic
 from bot.core.engine import Assistant
 from bot.core.types import Message
+from bot.knowledge.models import Person
 
 
 def talks(reply) -> set[str]:
@@ -145,6 +146,39 @@ def test_the_real_name_and_its_typos_are_still_answered(ask):
     assert ask("who is cai bin").intent == "speaker"
     assert ask("who is xu xianmng").ids[0] == "person:xu-xianming"
     assert ask("I am a big fan of this forum").intent != "speaker"
+
+
+@pytest.fixture(scope="module")
+def crowd(knowledge):
+    """The bundled knowledge plus people whose names differ by one syllable, as in a
+    directory of thousands ("Guo Jingjun" and "Guo Mingjun", "Wu Hao" and "Lu Hao")."""
+    names = ("Guo Jingjun", "Guo Mingjun", "Wu Hao", "Lu Hao", "Zhou Chao", "Zhou Hao",
+             "Song Mingling", "Song Jingling")
+    extra = [Person(id=name.lower().replace(" ", "-"), name=name) for name in names]
+    return Assistant(knowledge.model_copy(update={"people": [*knowledge.people, *extra]}))
+
+
+@pytest.mark.parametrize("text,person", [
+    ("who is guo jingjun", "guo-jingjun"),
+    ("Jingjun Guo bio", "guo-jingjun"),
+    ("what is wu hao's role", "wu-hao"),
+    ("zhou chao", "zhou-chao"),
+    ("Can you tell me about Song Mingling?", "song-mingling"),
+])
+def test_a_whole_name_among_similar_names_is_that_person(crowd, text, person):
+    reply = crowd.reply(Message(text))
+    assert reply.intent == "speaker"
+    assert reply.ids[0] == f"person:{person}"
+
+
+@pytest.mark.parametrize("text,offered", [
+    ("who is guo lijun", {"person:guo-jingjun", "person:guo-mingjun"}),
+    ("who is zhou hai", {"person:zhou-chao", "person:zhou-hao"}),
+])
+def test_a_name_nobody_has_among_similar_names_is_not_answered(crowd, text, offered):
+    reply = crowd.reply(Message(text))
+    assert reply.intent == "fallback"
+    assert offered <= {c.id for c in reply.choices}
 
 
 # -- 5. several questions in one message --------------------------------------------------------

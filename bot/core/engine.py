@@ -101,18 +101,16 @@ class Assistant:
                                           self.index.known_words)
         self.language = LanguageDetector(knowledge.vocabulary.stopwords,
                                          knowledge.vocabulary.markers,
-                                         names=[str(p.name) for p in knowledge.people])
+                                         name_words=self.index.name_words)
         self.followups = FollowUpFinder(knowledge.vocabulary.followups)
         self._topic_talks = _coverage(knowledge, [(t, t.topics) for t in knowledge.talks])
         self._topic_doctors = _coverage(knowledge, [(d, d.conditions) for d in knowledge.doctors])
         self.questions = QuestionWords(knowledge.vocabulary, self.index.units)
         self._names: dict[str, tuple[list[str], frozenset[str]]] = {}
+        self._alias_lengths: dict[str, int] = {}
         # words the knowledge knows other than as parts of people's names: "hospital" next
         # to a surname is not a given name, "ming" (in Xu Xianming) may be
-        records = self.index.records
-        self._words = self.index.stopwords | frozenset(
-            t for t, posting in self.index.postings.items()
-            if any(records[i].kind_of_entry != "person" for i, _ in posting))
+        self._words = self.index.stopwords | self.index.other_words
         self.context = frozenset(w for c in knowledge.vocabulary.context
                                  for w in self.index.units(c))
 
@@ -554,21 +552,26 @@ class Assistant:
         ("who is li na", "dr cai ling"): a different person, so "I don't know Li Na; did
         you mean Li Jinbao?" instead of Li Jinbao's card."""
         # a lone short surname in a longer message is only "near" ("li na"): still a name
-        people = [*people, *(m for m in a.near if m.kind == "person" and m.score >= 1.0)]
+        people = [*people, *(m for m in a.held if m.kind == "person" and m.score >= 1.0)]
         if not people:
             return None
         covered = frozenset().union(*(m.positions for m in [*a.mentions, *a.cues.values()]))
+        # words that spell a known person's whole name exactly ("guo jingjun" beside
+        # Guo Mingjun, among thousands of similar names) are that person, not a stranger
+        named = [m.positions for m in a.mentions
+                 if m.kind == "person" and not m.description and m.score >= 1.0]
         for m in people:
             if m.description or m.heard:
                 continue
             person = self._entry(Person, m.key)
             name, own = self._name_words(person)
-            if m.score < 1.0 and _other_chinese_name(
+            if m.score < 1.0 and not any(m.positions <= words for words in named) and \
+                    _other_chinese_name(
                     [a.units[i] for i in sorted(m.positions)], name):
                 lo, hi = min(m.positions), max(m.positions)
                 return self._not_known(a, people, " ".join(
                     u.capitalize() for u in a.units[lo:hi + 1]), lang)
-            if len(self.index.units(m.alias)) != 1 or len(name) < 2:
+            if len(name) < 2 or self._alias_length(m.alias) != 1:
                 continue
             at = min(m.positions)
             for i in (at + 1, at - 1, at + 2, at - 2):
@@ -587,6 +590,13 @@ class Assistant:
                     return self._not_known(a, people, " ".join(
                         u.capitalize() for u in a.units[lo:hi + 1]), lang)
         return None
+
+    def _alias_length(self, alias: str) -> int:
+        """How many matching units an alias text has (remembered: names recur)."""
+        length = self._alias_lengths.get(alias)
+        if length is None:
+            length = self._alias_lengths[alias] = len(self.index.units(alias))
+        return length
 
     def _name_words(self, person: Person) -> tuple[list[str], frozenset[str]]:
         """A person's name as matching units, and every word of its name and aliases."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 
-from bot.knowledge.models import LANGS, Knowledge, all_texts, text_in
+from bot.knowledge.models import LANGS, Knowledge, LocalizedMap, all_texts, text_in
 
 from .index import MatchIndex
 from .normalize import is_han, tokenize
@@ -34,9 +34,12 @@ def alias_triples(k: Knowledge) -> Iterator[tuple[str, str, bool]]:
                 yield key, "".join(words), False
         # role and institution in the same language: "Director of ... Shanghai General
         # Hospital", "上海市第一人民医院合作交流处处长 上海市第一人民医院"
+        # (one language when neither is translated: most directory entries)
+        langs = LANGS if any(isinstance(x, LocalizedMap)
+                             for x in (person.role, person.institution)) else LANGS[:1]
         for described in dict.fromkeys(" ".join(x for x in (text_in(person.role, lang),
                                                             text_in(person.institution, lang))
-                                                if x) for lang in LANGS):
+                                                if x) for lang in langs):
             if described:
                 yield key, described, True
     for talk in k.talks:

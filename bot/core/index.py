@@ -23,6 +23,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import NamedTuple
 
 from rapidfuzz.distance import OSA
 
@@ -50,9 +51,12 @@ PHONETIC_SIM = 0.9        # a name matched by sound from another script is never
 _Best = dict[str, tuple[float, frozenset[int]]]
 
 
-@dataclass(frozen=True, slots=True)
-class AliasRecord:
-    """One alias of one entry: ``key`` is "kind:id" (e.g. "person:cai-bin", "cue:doctor")."""
+class AliasRecord(NamedTuple):
+    """One alias of one entry: ``key`` is "kind:id" (e.g. "person:cai-bin", "cue:doctor").
+
+    A named tuple rather than a dataclass: an index holds one per alias (100,000 at
+    10,000 doctors) and a tuple is made three times faster.
+    """
 
     key: str
     text: str
@@ -106,12 +110,15 @@ class Analysis:
         cues: cue name ("doctor", "speakers", ...) -> its mention.
         near: partial matches below the mention threshold, best first (did-you-mean);
             worked out on first use, since most answers never need it.
+        held: names found whole but held back as near, best first: a lone short name in
+            a longer message ("li" in "who is li na"), a name of function words.
     """
 
     units: list[str]
     content: frozenset[int]
     mentions: list[Mention] = field(default_factory=list)
     cues: dict[str, Mention] = field(default_factory=dict)
+    held: list[Mention] = field(default_factory=list)
     _near: Callable[[], list[Mention]] | None = field(default=None, repr=False)
 
     @cached_property
@@ -149,7 +156,10 @@ def alias_tokens(units: list[str], stopwords: frozenset[str],
     Returns:
         distinct tokens in order (an alias of only stopwords keeps its words).
     """
-    tokens: list[str] = []
+    if all(u.isascii() for u in units):  # no Chinese run: the common case, kept fast
+        tokens = units if keep_stopwords else [u for u in units if u not in stopwords]
+        return list(dict.fromkeys(tokens or units))
+    tokens = []
     run: list[str] = []
 
     def flush() -> None:
@@ -180,6 +190,13 @@ class MatchIndex:
             stopwords may be several characters long.
         variants: normalised word -> canonical spelling, applied before matching.
         name_kinds: kinds whose names keep their stopwords (at STOP_WEIGHT): "person".
+    Attributes (besides the lookup tables):
+        name_words: every unit of the names and aliases of ``name_kinds`` entries.
+        other_words: every token of the aliases of other entries and of cues ("hospital"
+            next to a surname is no given name).
+        heard_postings: the sound-alike forms of Latin names (pinyin "@xu-xian-ming",
+            consonant skeletons "#jhn"), apart from ``postings``: only a message with Han
+            or Arabic script reaches them, so they cost Latin messages nothing.
     Build cost is linear in the number of aliases; benchmarks/bench_matcher.py measures it.
     """
 
@@ -196,34 +213,56 @@ class MatchIndex:
         df: dict[str, int] = defaultdict(int)
         seen: set[tuple[str, tuple[str, ...], bool]] = set()
         self.phrases: list[tuple[str, str, tuple[str, ...]]] = []
+        # sound-alike forms of Latin names (pinyin, consonant skeletons): kept apart from
+        # the alias records, since only a message in Han or Arabic script can reach them
+        heard_raw: list[tuple[str, str, tuple[str, ...]]] = []
+        heard_df: dict[str, int] = defaultdict(int)
+        heard_seen: set[tuple[str, tuple[str, ...]]] = set()
+        spaced: set[tuple[str, str]] = set()  # (key, words joined) of names of 2+ words
+        latin_words: set[str] = set()  # every word of a Latin person name
+        name_words: set[str] = set()
+        other_words: set[str] = set()
         # skeleton token -> vowel places of the Latin name words that have it
         self.skeleton_vowels: dict[str, set[frozenset[int]]] = {}
 
-        def add(key: str, text: str, toks: list[str], description: bool) -> None:
-            if not toks or (key, tuple(toks), description) in seen:
-                return
-            seen.add((key, tuple(toks), description))
-            raw.append((key, text, toks, description))
-            for t in toks:
-                df[t] += 1
-
         for key, text, description in aliases:
             units = self.units(text)
-            name = not description and key.split(":", 1)[0] in name_kinds
+            person = key.split(":", 1)[0] in name_kinds
+            name = person and not description
             if units and not name and all(u in self.stopwords for u in units):
                 # "who are you": only stopwords, so matched as a whole phrase
                 self.phrases.append((key, text, tuple(units)))
                 continue
-            add(key, text, alias_tokens(units, self.stopwords, keep_stopwords=name),
-                description)
+            toks = alias_tokens(units, self.stopwords, keep_stopwords=name)
+            if toks and (key, tuple(toks), description) not in seen:
+                seen.add((key, tuple(toks), description))
+                raw.append((key, text, toks, description))
+                for t in toks:
+                    df[t] += 1
+                if not person:
+                    other_words.update(toks)
+            if name:
+                name_words.update(units)
             if name and text.isascii():
-                for toks in _phonetic_tokens(units):
-                    add(key, text, toks, False)
-                for unit in units:
-                    skeleton, slots = phonetic.latin_shape(unit)
-                    token = phonetic.skeleton_token(skeleton)
-                    if token:
-                        self.skeleton_vowels.setdefault(token, set()).add(slots)
+                joined = "".join(units)
+                if len(units) > 1:
+                    spaced.add((key, joined))
+                elif (key, joined) in spaced:
+                    continue  # "qinjing", derived from "Qin Jing": sounds the same
+                latin_words.update(units)
+                for sounds in _sound_alike(units):
+                    if (key, sounds) not in heard_seen:
+                        heard_seen.add((key, sounds))
+                        heard_raw.append((key, text, sounds))
+                        for t in sounds:
+                            heard_df[t] += 1
+        self.name_words = frozenset(name_words)
+        self.other_words = frozenset(other_words)
+        for word in latin_words:
+            skeleton, slots = phonetic.latin_shape(word)
+            token = phonetic.skeleton_token(skeleton)
+            if token:
+                self.skeleton_vowels.setdefault(token, set()).add(slots)
         n = max(len(raw), 1)
         self.idf = {t: 1.0 + math.log(n / c) for t, c in df.items()}
         records: list[AliasRecord] = []
@@ -232,30 +271,45 @@ class MatchIndex:
             weights = tuple(self.idf[t] * (STOP_WEIGHT if t in self.stopwords else 1.0)
                             for t in toks)
             idx = len(records)
-            heard = toks[0][0] in (phonetic.PINYIN_MARK, phonetic.SKELETON_MARK)
-            records.append(AliasRecord(key, text, tuple(toks), weights, sum(weights), description,
-                                       heard))
+            records.append(AliasRecord(key, text, tuple(toks), weights, sum(weights),
+                                       description))
             for t, w in zip(toks, weights):
                 postings[t].append((idx, w))
+        self.postings = dict(postings)
+        # the sound-alike records follow the alias records (same numbering, own postings)
+        heard_postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        heard_idf = {t: 1.0 + math.log(n / c) for t, c in heard_df.items()}
+        for key, text, sounds in heard_raw:
+            weights = tuple(heard_idf[t] for t in sounds)
+            idx = len(records)
+            records.append(AliasRecord(key, text, sounds, weights, sum(weights), False,
+                                       heard=True))
+            for t, w in zip(sounds, weights):
+                heard_postings[t].append((idx, w))
+        self.heard_postings = dict(heard_postings)
         self.records = records
         # flat per-record arrays for the hot loop of analyse()
         self._inverse_total = [1.0 / r.total for r in records]
         self._kind = [DESCRIPTION if r.description else CUE if r.key.startswith("cue:")
                       else NAME for r in records]
-        self.postings = dict(postings)
         self._cue_tokens = frozenset(t for t, posting in self.postings.items()
                                      if all(self._kind[i] == CUE for i, _ in posting))
-        self.frequent_df = max(FREQUENT_MIN, len(records) // FREQUENT_SHARE)
-        deletes: dict[str, list[str]] = defaultdict(list)
+        # thresholds count the alias records only: sound-alike forms do not make a
+        # surname rarer
+        self.frequent_df = max(FREQUENT_MIN, len(raw) // FREQUENT_SHARE)
+        # deletion variant -> the one token that has it; the few variants several tokens
+        # share are in deletes_shared (a list per variant for all would double the build)
+        self.deletes: dict[str, str] = {}
+        self.deletes_shared: dict[str, list[str]] = defaultdict(list)
         for token in self.postings:
             if _fuzzy(token):
                 for variant in _deletes(token):
-                    deletes[variant].append(token)
-        self.deletes = dict(deletes)
+                    if self.deletes.setdefault(variant, token) is not token:
+                        self.deletes_shared[variant].append(token)
         self._lookups: dict[str, list[tuple[str, float]]] = {}
         self._frequent: dict[str, dict[int, float]] = {}
         self.known_words = frozenset(self.postings) | self.stopwords
-        self.pinyin_names = frozenset(t for t in self.postings
+        self.pinyin_names = frozenset(t for t in self.heard_postings
                                       if t[0] == phonetic.PINYIN_MARK)
         self.pinyin_prefixes = frozenset(p for t in self.pinyin_names
                                          for p in phonetic.pinyin_prefixes(t))
@@ -278,6 +332,8 @@ class MatchIndex:
 
     def _content(self, units: list[str]) -> frozenset[int]:
         stop = {i for i, u in enumerate(units) if u in self.stopwords}
+        if all(u.isascii() for u in units):
+            return frozenset(i for i in range(len(units)) if i not in stop)
         han = "".join(u if is_han(u[0]) else "\0" for u in units)
         for word in self.han_stopwords:
             start = han.find(word)
@@ -331,7 +387,10 @@ class MatchIndex:
         if _fuzzy(token):
             candidates: set[str] = set()
             for variant in _deletes(token):
-                candidates.update(self.deletes.get(variant, ()))
+                single = self.deletes.get(variant)
+                if single is not None:
+                    candidates.add(single)
+                    candidates.update(self.deletes_shared.get(variant, ()))
             candidates.discard(token)
             for cand in candidates:
                 if OSA.distance(token, cand, score_cutoff=1) <= 1:
@@ -358,21 +417,26 @@ class MatchIndex:
                 old = best.get(vocab)
                 if old is None or sim > old[0]:
                     best[vocab] = (sim, positions)
-        for i, unit in enumerate(units):
-            # a one-character cue inside a run of characters ("讲" in "医生讲的"): bigrams
-            # alone would never find it
-            if unit in self._cue_tokens and is_han(unit[0]) and unit not in best:
-                best[unit] = (1.0, frozenset((i,)))
-        self._heard(units, content, best)
+        if not all(u.isascii() for u in units):
+            for i, unit in enumerate(units):
+                # a one-character cue inside a run of characters ("讲" in "医生讲的"):
+                # bigrams alone would never find it
+                if unit in self._cue_tokens and is_han(unit[0]) and unit not in best:
+                    best[unit] = (1.0, frozenset((i,)))
+            self._heard(units, content, best)
         phrases = self._phrases(units)
         if not best and not phrases:
             return analysis
         acc = self._accumulate(best)
-        if not self._names_found(acc):
-            # the rare words alone found nothing even close: let a common word search too
+        if not self._named(acc) and any(len(self._posting(v)) > self.frequent_df
+                                        for v in best):
+            # the rare words alone named nothing ("preeclampsia in home births", every
+            # word shared by a hundred talks; a rare typo's neighbour found instead): let
+            # the rarest common word search too
             acc = self._accumulate(best, widen=True)
         scored: dict[str, Mention] = {}
         near: list[tuple[float, int]] = []
+        held: list[tuple[float, int]] = []
         descriptions = []
         above: dict[str, list[tuple[float, int]]] = defaultdict(list)
         records, inverse, kinds = self.records, self._inverse_total, self._kind
@@ -391,7 +455,7 @@ class MatchIndex:
             # per entry, only its best acceptable alias (for a cue, every alias) is a Mention
             accepted.sort(key=lambda f: (f[0], len(records[f[1]].tokens)), reverse=True)
             for score, idx in accepted:
-                if self._mention(records[idx], score, best, content, scored, near, idx, units) and \
+                if self._mention(records[idx], score, best, content, scored, held, idx, units) and \
                         not key.startswith("cue:"):
                     break
         for m in phrases:
@@ -420,6 +484,8 @@ class MatchIndex:
         entries = [m for k, m in scored.items() if not k.startswith("cue:")]
         analysis.mentions = _drop_subsumed(entries)
         found = {m.key for m in analysis.mentions}
+        analysis.held = self._near_mentions(held, best, found)
+        near += held
         analysis._near = lambda: self._near_mentions(near, best, found)
         return analysis
 
@@ -457,16 +523,16 @@ class MatchIndex:
         for spelled in (word, "ال" + word):
             skeleton, slots = phonetic.arabic_shape(spelled)
             token = phonetic.skeleton_token(skeleton)
-            if token and token in self.postings and any(
+            if token and token in self.heard_postings and any(
                     phonetic.vowels_fit(slots, latin)
                     for latin in self.skeleton_vowels.get(token, ())):
                 return token
         return None
 
     def _mention(self, rec: AliasRecord, score: float, best: _Best, content: frozenset[int],
-                 scored: dict[str, Mention], near: list[tuple[float, int]], idx: int,
+                 scored: dict[str, Mention], held: list[tuple[float, int]], idx: int,
                  units: list[str]) -> bool:
-        """Record a matched alias in ``scored`` and return True; or in ``near`` and return
+        """Record a matched alias in ``scored`` and return True; or in ``held`` and return
         False when it is a lone short name in a longer message ("I am a big fan of this
         forum" is not about Fan Xiaosheng)."""
         if not rec.key.startswith("cue:") and (
@@ -474,7 +540,7 @@ class MatchIndex:
                  and len(content) > 2 and rec.tokens[0].isascii()
                  and rec.key.startswith("person:"))
                 or self._function_words_only(rec, best, content, units)):
-            near.append((score, idx))
+            held.append((score, idx))
             return False
         positions = self._positions(rec, best)
         heard = _written(units, positions) if rec.heard else ""
@@ -508,16 +574,17 @@ class MatchIndex:
         ``widen`` (or when only cue words are rare) the rarest frequent token generates
         too, so a message of common words still finds its entry.
         """
-        rare = [v for v in best if len(self.postings[v]) <= self.frequent_df]
-        frequent = sorted((v for v in best if len(self.postings[v]) > self.frequent_df),
-                          key=lambda v: len(self.postings[v]))
+        postings = {v: self._posting(v) for v in best}
+        rare = [v for v in best if len(postings[v]) <= self.frequent_df]
+        frequent = sorted((v for v in best if len(postings[v]) > self.frequent_df),
+                          key=lambda v: len(postings[v]))
         if frequent and (widen or all(v in self._cue_tokens for v in rare)):
             rare += frequent[:1]
             frequent = frequent[1:]
         acc: dict[int, float] = defaultdict(float)
         for vocab in rare:
             sim = best[vocab][0]
-            for idx, weight in self.postings[vocab]:
+            for idx, weight in postings[vocab]:
                 acc[idx] += weight * sim
         for vocab in frequent:
             sim = best[vocab][0]
@@ -530,16 +597,22 @@ class MatchIndex:
         """Posting of a frequent token as record -> weight, built on first use."""
         weights = self._frequent.get(vocab)
         if weights is None:
-            weights = self._frequent[vocab] = dict(self.postings[vocab])
+            weights = self._frequent[vocab] = dict(self._posting(vocab))
         return weights
 
-    def _names_found(self, acc: dict[int, float]) -> bool:
+    def _posting(self, token: str) -> list[tuple[int, float]]:
+        """(record, weight) pairs of a token: an alias word, or a sound-alike form."""
+        found = self.postings.get(token)
+        return found if found is not None else self.heard_postings[token]
+
+    def _named(self, acc: dict[int, float]) -> bool:
+        """True when some name or alias (not a cue, not a description) is a mention."""
         inverse, kinds = self._inverse_total, self._kind
-        return any(kinds[i] == NAME and total * inverse[i] >= NEAR_MIN
+        return any(kinds[i] == NAME and total * inverse[i] >= MENTION_MIN
                    for i, total in acc.items())
 
     def _positions(self, rec: AliasRecord, best: _Best) -> frozenset[int]:
-        return frozenset().union(*(best[t][1] for t in rec.tokens if t in best))
+        return frozenset().union(*[best[t][1] for t in rec.tokens if t in best])
 
     def _near_mentions(self, near: list[tuple[float, int]], best: _Best, found: set[str]
                        ) -> list[Mention]:
@@ -553,17 +626,16 @@ class MatchIndex:
         return list(out.values())
 
 
-def _phonetic_tokens(units: list[str]) -> list[list[str]]:
+def _sound_alike(units: list[str]) -> list[tuple[str, ...]]:
     """Sound-alike tokens of a Latin person name: its pinyin (when every word is pinyin)
     and the consonant skeletons of its words (sorted: word order does not matter)."""
-    out: list[list[str]] = []
+    out: list[tuple[str, ...]] = []
     token = phonetic.pinyin_token(units)
     if token:
-        out.append([token])
-    skeletons = {phonetic.skeleton_token(phonetic.latin_skeleton(u)) for u in units}
-    skeletons.discard(None)
+        out.append((token,))
+    skeletons = {s for s in map(phonetic.word_skeleton, units) if s}
     if skeletons:
-        out.append(sorted(skeletons))  # type: ignore[arg-type]
+        out.append(tuple(sorted(skeletons)))
     return out
 
 

@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Mapping
 
 from bot.knowledge.models import Lang
 
-from .normalize import is_han, tokenize
+from .normalize import HAN_CHARS, tokenize
 
 FRENCH_LETTERS = set("éèêëàâçîïôûùœ")
 ARABIC_BLOCKS = ((0x0600, 0x06FF), (0x0750, 0x077F), (0x08A0, 0x08FF), (0xFB50, 0xFDFF),
@@ -41,6 +41,8 @@ _ARABIZI = re.compile(r"^(?:[a-z]*[a-z][235789]+[a-z][a-z0-9]*|[235789][a-z]{2,}
 # French elided articles and pronouns: "l'article", "d'ouverture", "qu'a", "j'ai"
 _ELISION = re.compile(r"(?<![\w'’])(?:l|d|qu|j|n|c|s|m|t)['’](?=[a-zàâçéèêëîïôûùœ])")
 _ORDINAL = re.compile(r"^\d+(?:st|nd|rd|th|e|er|re|eme|ieme|em)$")
+_ARABIC_CHARS = re.compile("[" + "".join(f"{chr(low)}-{chr(high)}"
+                                           for low, high in ARABIC_BLOCKS) + "]")
 
 
 def is_arabic(ch: str) -> bool:
@@ -64,11 +66,13 @@ class LanguageDetector:
             words under "ar" are Darija).
         markers: more words per language that tell a language ("bonjour" is French,
             "chkoun" is Darija, so Arabic).
-        names: the people's names of the knowledge; their words never count as Darija.
+        name_words: the words (normalised) of the people's names and aliases; they never
+            count as Darija.
     """
 
     def __init__(self, stopwords: Mapping[Lang, list[str]],
-                 markers: Mapping[Lang, list[str]] | None = None, names: Iterable[str] = ()):
+                 markers: Mapping[Lang, list[str]] | None = None,
+                 name_words: Collection[str] = frozenset()):
         markers = markers or {}
 
         def words(lang: Lang) -> set[str]:
@@ -80,8 +84,7 @@ class LanguageDetector:
         self.fr_only = fr - en
         # a word of a person's name is no Darija marker: "li" is Darija's "who", and the
         # surname of Li Jinbao ("and Li Jinbao?" is English)
-        name_words = {w for name in names for w in tokenize(name)}
-        self.darija = {w for w in ar if w.isascii()} - en - fr - name_words
+        self.darija = {w for w in ar if w.isascii() and w not in name_words} - en - fr
         self.ar_function = {w for w in ar if not w.isascii()}
         self.zh_function = {"".join(tokenize(s)) for s in
                             [*stopwords.get("zh", []), *markers.get("zh", [])]} - {""}
@@ -89,20 +92,14 @@ class LanguageDetector:
     def detect(self, text: str) -> str:
         """Return the language code of ``text`` ("en", "fr", "ar" or "zh"); "en" when
         nothing tells. Never raises."""
+        if text.isascii():  # Latin letters only: no script to weigh
+            return self._latin(tokenize(text), text.lower())[0]
         text = unicodedata.normalize("NFKC", text)  # presentation forms -> Arabic letters
-        arabic = sum(1 for ch in text if is_arabic(ch))
-        han = sum(1 for ch in text if is_han(ch))
+        arabic = len(_ARABIC_CHARS.findall(text))
+        han = len(HAN_CHARS.findall(text))
         latin = sum(1 for ch in text if ch.isalpha() and ch.isascii() or ch in FRENCH_LETTERS)
         units = tokenize(text)
-        words = [w for w in units if w.isascii()]
-        lower = text.lower()
-        fr = (sum(w in self.fr_only for w in words) + 2 * any(c in FRENCH_LETTERS for c in lower)
-              + len(_ELISION.findall(lower)))
-        en = sum(w in self.en_only for w in words)
-        darija = sum(w in self.darija or is_arabizi(w) for w in words)
-        latin_lang, latin_score = ("fr", fr) if fr > en else ("en", en)
-        if darija and darija >= latin_score:  # no English speaker types "chkoun"; Darija
-            latin_lang, latin_score = "ar", darija  # speakers do say "hello", "merci"
+        latin_lang, latin_score = self._latin([w for w in units if w.isascii()], text.lower())
         if not arabic and not han:
             return latin_lang
         if arabic >= han:
@@ -121,3 +118,15 @@ class LanguageDetector:
         if other == "zh" and han * 3 >= latin:
             return "zh"
         return latin_lang
+
+    def _latin(self, words: list[str], lower: str) -> tuple[str, int]:
+        """The language of the Latin-letter words ("en", "fr", or "ar" for Darija) and
+        how many function words, markers, accents and elisions tell it."""
+        fr = (sum(w in self.fr_only for w in words) + 2 * any(c in FRENCH_LETTERS for c in lower)
+              + len(_ELISION.findall(lower)))
+        en = sum(w in self.en_only for w in words)
+        darija = sum(w in self.darija or is_arabizi(w) for w in words)
+        latin_lang, latin_score = ("fr", fr) if fr > en else ("en", en)
+        if darija and darija >= latin_score:  # no English speaker types "chkoun"; Darija
+            latin_lang, latin_score = "ar", darija  # speakers do say "hello", "merci"
+        return latin_lang, latin_score

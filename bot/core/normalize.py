@@ -40,7 +40,8 @@ _FORMAT = re.compile(
     "\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
     "\U000e0020-\U000e007f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")  # OpenCC takes UTF-8: lone surrogates cannot pass
-_HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002a6df]")
+HAN_CHARS = re.compile(  # the characters is_han() accepts
+    "[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002a6df]")
 
 
 def is_han(ch: str) -> bool:
@@ -64,7 +65,7 @@ def simplified(text: str) -> str:
     (at most three rounds), so normalising twice gives the same text. Lone surrogates
     (invalid text that JSON can carry) become spaces, as :func:`normalize` makes them anyway.
     """
-    if not _HAN.search(text):
+    if not HAN_CHARS.search(text):
         return text
     text = _SURROGATE.sub(" ", text)
     convert = _t2s().convert

@@ -191,6 +191,13 @@ def latin_skeleton(word: str) -> str:
     return latin_shape(word)[0]
 
 
+@lru_cache(maxsize=100_000)
+def word_skeleton(word: str) -> str | None:
+    """The skeleton token of a normalised Latin word ("hamzaoui" -> "#hmz"), None when
+    too short to identify (cached: names share their words)."""
+    return skeleton_token(latin_shape(word)[0])
+
+
 def arabic_skeleton(word: str) -> str:
     """The consonant skeleton of a normalised Arabic word ("جيهان" -> "jhn")."""
     return arabic_shape(word)[0]
@@ -214,5 +221,5 @@ def is_arabic(word: str) -> bool:
 
 
 __all__ = ["pinyin_token", "han_names", "pinyin_prefixes", "latin_skeleton", "latin_shape",
-           "arabic_skeleton", "arabic_shape", "vowels_fit", "skeleton_token", "is_arabic",
-           "syllables", "readings"]
+           "word_skeleton", "arabic_skeleton", "arabic_shape", "vowels_fit", "skeleton_token",
+           "is_arabic", "syllables", "readings"]

@@ -45,7 +45,10 @@ class QuestionWords:
                     self.han.append((kind, "".join(u)))
                 else:
                     self.words.append((kind, tuple(u)))
-        self.first = frozenset(t[0] for _, t in self.words)
+        # first word -> the question words starting with it (kinds() looks only those up)
+        self.first: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+        for asked, words in self.words:
+            self.first.setdefault(words[0], []).append((asked, words))
         conj = [units(c) for c in vocabulary.conjunctions]
         self.conjunctions = frozenset(c[0] for c in conj if len(c) == 1 and not is_han(c[0][0]))
         self.han_conjunctions = tuple(sorted(("".join(c) for c in conj
@@ -60,16 +63,15 @@ class QuestionWords:
         ({"how_many": {0, 1}}); "whether" is left out."""
         out: dict[str, set[int]] = {}
         for i, unit in enumerate(units):
-            if unit not in self.first:
-                continue
-            for kind, term in self.words:
+            for kind, term in self.first.get(unit, ()):
                 if tuple(units[i:i + len(term)]) == term:
                     out.setdefault(kind, set()).update(range(i, i + len(term)))
         han = "".join(u if is_han(u[0]) else "\0" for u in units)
-        for kind, written in self.han:
-            start = han.find(written)
-            if start != -1:
-                out.setdefault(kind, set()).update(range(start, start + len(written)))
+        if not han.isascii():  # Chinese question words only in Chinese
+            for kind, written in self.han:
+                start = han.find(written)
+                if start != -1:
+                    out.setdefault(kind, set()).update(range(start, start + len(written)))
         out.pop(WHETHER, None)
         return {k: frozenset(v) for k, v in out.items()}
 
