@@ -10,6 +10,7 @@ import gc
 from collections.abc import Iterator
 
 from bot.knowledge.models import LANGS, Knowledge, LocalizedMap, all_texts, text_in
+from bot.knowledge.refs import cue_key
 
 from .index import MatchIndex
 from .normalize import is_han, tokenize
@@ -55,7 +56,7 @@ def alias_triples(k: Knowledge) -> Iterator[tuple[str, str, bool]]:
             yield str(sp.ref), alias, False
     for cue, words in k.vocabulary.cues.items():
         for word in words:
-            yield f"cue:{cue}", word, False
+            yield cue_key(cue), word, False
 
 
 def stopword_set(k: Knowledge) -> set[str]:

@@ -27,6 +27,8 @@ from typing import NamedTuple
 
 from rapidfuzz.distance import OSA
 
+from bot.knowledge.refs import CUE_PREFIX, key_kind
+
 from . import phonetic
 from .normalize import is_han, normalize, tokenize
 from .normalize import units as split_units
@@ -69,7 +71,7 @@ class AliasRecord(NamedTuple):
     @property
     def kind_of_entry(self) -> str:
         """The entry kind of the key ("person", "cue", "topic"...)."""
-        return self.key.split(":", 1)[0]
+        return key_kind(self.key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +98,7 @@ class Mention:
     @property
     def kind(self) -> str:
         """The entry kind: the part of ``key`` before the colon."""
-        return self.key.split(":", 1)[0]
+        return key_kind(self.key)
 
 
 @dataclass
@@ -227,7 +229,7 @@ class MatchIndex:
 
         for key, text, description in aliases:
             units = self.units(text)
-            person = key.split(":", 1)[0] in name_kinds
+            person = key_kind(key) in name_kinds
             name = person and not description
             if units and not name and all(u in self.stopwords for u in units):
                 # "who are you": only stopwords, so matched as a whole phrase
@@ -290,7 +292,7 @@ class MatchIndex:
         self.records = records
         # flat per-record arrays for the hot loop of analyse()
         self._inverse_total = [1.0 / r.total for r in records]
-        self._kind = [DESCRIPTION if r.description else CUE if r.key.startswith("cue:")
+        self._kind = [DESCRIPTION if r.description else CUE if r.key.startswith(CUE_PREFIX)
                       else NAME for r in records]
         self._cue_tokens = frozenset(t for t, posting in self.postings.items()
                                      if all(self._kind[i] == CUE for i, _ in posting))
@@ -456,17 +458,17 @@ class MatchIndex:
             accepted.sort(key=lambda f: (f[0], len(records[f[1]].tokens)), reverse=True)
             for score, idx in accepted:
                 if self._mention(records[idx], score, best, content, scored, held, idx, units) and \
-                        not key.startswith("cue:"):
+                        not key.startswith(CUE_PREFIX):
                     break
         for m in phrases:
             if _better(m, scored.get(m.key)):
                 scored[m.key] = m
-        cues = {k.split(":", 1)[1]: m for k, m in scored.items() if k.startswith("cue:")}
+        cues = {k[len(CUE_PREFIX):]: m for k, m in scored.items() if k.startswith(CUE_PREFIX)}
         analysis.cues = cues
         cue_positions = frozenset().union(*(m.positions for m in cues.values()))
         asked = content - cue_positions
         named = frozenset().union(*(m.positions for k, m in scored.items()
-                                    if not k.startswith("cue:")))
+                                    if not k.startswith(CUE_PREFIX)))
         if asked <= named:
             descriptions = []  # names already explain every word: no role or title needed
         for rec in descriptions:
@@ -481,7 +483,7 @@ class MatchIndex:
                                   frozenset(words), True)
                 if _better(mention, scored.get(rec.key)):
                     scored[rec.key] = mention
-        entries = [m for k, m in scored.items() if not k.startswith("cue:")]
+        entries = [m for k, m in scored.items() if not k.startswith(CUE_PREFIX)]
         analysis.mentions = _drop_subsumed(entries)
         found = {m.key for m in analysis.mentions}
         analysis.held = self._near_mentions(held, best, found)
@@ -535,10 +537,10 @@ class MatchIndex:
         """Record a matched alias in ``scored`` and return True; or in ``held`` and return
         False when it is a lone short name in a longer message ("I am a big fan of this
         forum" is not about Fan Xiaosheng)."""
-        if not rec.key.startswith("cue:") and (
+        if not rec.key.startswith(CUE_PREFIX) and (
                 (len(rec.tokens) == 1 and len(rec.tokens[0]) <= SHORT_ALIAS
                  and len(content) > 2 and rec.tokens[0].isascii()
-                 and rec.key.startswith("person:"))
+                 and key_kind(rec.key) == "person")
                 or self._function_words_only(rec, best, content, units)):
             held.append((score, idx))
             return False
@@ -546,7 +548,7 @@ class MatchIndex:
         heard = _written(units, positions) if rec.heard else ""
         mention = Mention(rec.key, rec.text, round(score, 4), positions, heard=heard)
         old = scored.get(rec.key)
-        if rec.key.startswith("cue:") and old is not None:
+        if rec.key.startswith(CUE_PREFIX) and old is not None:
             # a cue is one thing however many of its words are used ("doctor directory")
             top = max(old, mention, key=lambda m: m.score)
             scored[rec.key] = Mention(rec.key, top.alias, top.score,

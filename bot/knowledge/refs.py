@@ -54,10 +54,28 @@ class EntryRef:
             return None
 
 
+# The match index also keys the vocabulary's cue words ("doctor", "talk") this way, though
+# they are not entries: "cue:doctor".
+CUE_KIND = "cue"
+CUE_PREFIX = CUE_KIND + SEPARATOR
+
+
+def key_kind(key: str) -> str:
+    """The kind part of an entry or index key: "person:cai-bin" -> "person",
+    "cue:doctor" -> "cue"."""
+    return key.partition(SEPARATOR)[0]
+
+
+def cue_key(name: str) -> str:
+    """The index key of the vocabulary cue ``name`` ("doctor" -> "cue:doctor")."""
+    return CUE_PREFIX + name
+
+
 def ref_key(kind: EntryKind, entry_id: str) -> str:
     """The string form of the entry ``kind``/``entry_id`` ("person", "cai-bin" ->
     "person:cai-bin"), for an id held by another entry (a talk's speaker)."""
     return str(EntryRef(kind, entry_id))
 
 
-__all__ = ["ENTRY_KINDS", "EntryKind", "EntryRef", "ref_key"]
+__all__ = ["CUE_KIND", "CUE_PREFIX", "ENTRY_KINDS", "EntryKind", "EntryRef", "cue_key",
+           "key_kind", "ref_key"]
