@@ -13,6 +13,7 @@ from rapidfuzz import process
 
 from bot.core.engine import Assistant
 from bot.core.types import Message, Reply
+from bot.knowledge.models import Doctor
 from bot.knowledge.problems import Problem
 from bot.knowledge.tests import LoadedTests, TestQuestion, load_tests
 
@@ -156,8 +157,8 @@ def uncovered(assistant: Assistant, tests: LoadedTests) -> list[str]:
     """Entry keys no test question expects (doctors left out: a directory is too large to
     name every listing), in knowledge order."""
     named = {key for question, _ in tests.questions for key in question.keys}
-    return [key for key in assistant.k.entries
-            if key not in named and not key.startswith("doctor:")]
+    return [key for key, entry in assistant.k.entries.items()
+            if key not in named and not isinstance(entry, Doctor)]
 
 
 def format_text(tests: LoadedTests, outcomes: list[Outcome], missing: list[str]) -> str:

@@ -18,11 +18,12 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from .problems import Problem
+from .refs import ENTRY_KINDS, SEPARATOR
 from .yamlsafe import field_path, load_yaml_file, position_of
 
 TESTS_FILE = "tests.yaml"
 EntryKey = Annotated[str, StringConstraints(
-    pattern=r"^(event|fact|person|talk|topic|specialty|doctor):[a-z0-9][a-z0-9-]{0,47}$")]
+    pattern=rf"^({'|'.join(ENTRY_KINDS)}){SEPARATOR}[a-z0-9][a-z0-9-]{{0,47}}$")]
 # the intents of bot.core.types.INTENTS (a test keeps them equal; the core is not imported here)
 TestIntent = Literal["greeting", "help", "event", "session", "speaker", "doctor", "emergency",
                      "health", "fallback", "smalltalk"]
