@@ -34,11 +34,19 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol, TypeVar, cast
 
-from pydantic import BaseModel
 from rapidfuzz.distance import OSA
 
 from bot.i18n import SUPPORTED, isolate_ltr, language
-from bot.knowledge.models import Doctor, Fact, Knowledge, Person, Specialty, Talk, Topic
+from bot.knowledge.models import (
+    Doctor,
+    Fact,
+    Knowledge,
+    NamedEntry,
+    Person,
+    Specialty,
+    Talk,
+    Topic,
+)
 from bot.knowledge.refs import EntryRef, ref_key
 
 from . import phonetic, render
@@ -60,7 +68,7 @@ class _HasId(Protocol):
     def id(self) -> str: ...
 
 
-_E = TypeVar("_E", bound=BaseModel)  # an entry model (Fact, Person, Topic, ...)
+_E = TypeVar("_E", bound=NamedEntry)  # an entry model (Fact, Person, Topic, ...)
 _I = TypeVar("_I", bound=_HasId)  # talks or doctors covering topics
 
 MAX_MESSAGE_CHARS = 1000   # longer messages are read up to here (a chat question is short)
@@ -756,8 +764,15 @@ class Assistant:
 
     def _entry(self, model: type[_E], key: str) -> _E:
         """The entry under reference key ``key`` ("kind:id") whose kind the caller knows
-        (a mention's kind): ``model`` is that kind's model, for the type checker."""
-        return cast(_E, self.k.entries[key])
+        (a mention's kind): ``model`` is that kind's model.
+
+        Raises:
+            KeyError: no entry of that model has this key.
+        """
+        entry = self.k.entries[key]
+        if not isinstance(entry, model):
+            raise KeyError(f"{key} is not a {model.__name__}")
+        return entry
 
     @staticmethod
     def _reply(intent: Intent, text: str, lang: str, *, choices: Iterable[Choice] = (),
