@@ -2,7 +2,10 @@
 the language preference, shared state between instances, commands and admin reports."""
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from dbtest import FakeClock
@@ -10,6 +13,7 @@ from dbtest import FakeClock
 from bot.core.types import Message
 from bot.service import AssistantService
 from bot.storage import MemoryConversations, Storage
+from bot.storage.models import utc_now
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
@@ -193,6 +197,37 @@ def test_two_instances_share_a_conversation(database_url, knowledge, clock):
     finally:
         one.close()
         two.close()
+
+
+TURN_IN_ANOTHER_PROCESS = """
+import sys
+from pathlib import Path
+from bot.core.engine import Assistant
+from bot.core.types import Message
+from bot.knowledge.loader import load_knowledge
+from bot.service import AssistantService
+from bot.storage import Storage
+service = AssistantService(Assistant(load_knowledge(Path("knowledge"))), Storage.open(sys.argv[1]))
+for text in sys.argv[2:]:
+    print(service.handle("telegram", "42", Message(text)).lang)
+service.close()
+"""
+
+
+def test_two_processes_share_a_conversation(database_url, assistant):
+    root = Path(__file__).resolve().parent.parent
+    first = subprocess.run([sys.executable, "-c", TURN_IN_ANOTHER_PROCESS, database_url,
+                            "/language fr", "who is cai bin"], cwd=root, capture_output=True,
+                           text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    service = AssistantService(assistant, Storage.open(database_url))
+    try:
+        follow = service.handle("telegram", "42", Message("et lui ?"))
+        assert follow.lang == "fr" and follow.text.startswith("Cai Bin")
+        today = utc_now().date()   # both processes' counts, even across midnight
+        assert service.storage.questions.stats(today - timedelta(days=1), today).total == 2
+    finally:
+        service.close()
 
 
 def test_a_restart_keeps_the_language_and_forget_deletes_it(database_url, assistant, clock):
