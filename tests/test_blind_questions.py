@@ -1,6 +1,7 @@
-"""Questions written by a tester who never saw knowledge/ (tests/eval/questions_blind.yaml),
-scored with the checks of the shared evaluation scorer (tests/scoring.py): the share of
-cases answered right, and of those also written in the user's language."""
+"""Questions written by testers who never saw knowledge/ (tests/eval/questions_blind*.yaml,
+one set per tester), scored with the checks of the shared evaluation scorer
+(tests/scoring.py): the share of cases answered right, and of those also written in the
+user's language."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,14 +12,14 @@ from scoring import check
 
 from bot.core.types import Message
 
-CASES = Path(__file__).resolve().parent / "eval" / "questions_blind.yaml"
+SETS = sorted((Path(__file__).resolve().parent / "eval").glob("questions_blind*.yaml"))
 MATCH_MIN = 0.95      # right answer (content, intent), whatever the reply language
 ANSWER_MIN = 0.95     # right answer, written in the user's language
 
 
-@pytest.fixture(scope="module")
-def scored(assistant):
-    cases = yaml.safe_load(CASES.read_text(encoding="utf-8"))
+@pytest.fixture(scope="module", params=SETS, ids=[p.stem for p in SETS])
+def scored(request, assistant):
+    cases = yaml.safe_load(request.param.read_text(encoding="utf-8"))
     out = []
     for case in cases:
         reply = assistant.reply(Message(case["q"].replace("\n", " "))).as_dict()

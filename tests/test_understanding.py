@@ -191,6 +191,11 @@ def test_a_name_nobody_has_among_similar_names_is_not_answered(crowd, text, offe
     ("谁讲了麻醉，谁讲了产后出血", "talk:talk-obstetric-anesthesia",
      "talk:talk-postpartum-hemorrhage"),
     ("من نظم المنتدى وكم عدد المتابعين", "fact:fact-organizers", "fact:fact-audience"),
+    # a filler word or two between the conjunction and the question word
+    ("combien ont suivi le forum et c'était quel anniversaire",
+     "fact:fact-audience", "fact:fact-anniversaries"),
+    ("who organised the forum, and then who closed it", "fact:fact-organizers",
+     "fact:fact-closing"),
 ])
 def test_several_questions_are_answered_in_order(ask, text, first, second):
     reply = ask(text)
@@ -222,6 +227,12 @@ def test_small_talk_gets_a_short_friendly_reply(ask, text, lang):
     assert len(reply.text) < 200
     if lang:
         assert reply.lang == lang
+
+
+@pytest.mark.parametrize("text", ["salam", "Salam!", "slm labas", "ça va ?"])
+def test_a_greeting_that_resembles_a_farewell_is_a_greeting(ask, text):
+    # "salam" is a greeting and a near miss of the farewell "(m3a) salama"
+    assert ask(text).intent == "greeting"
 
 
 def test_thanks_with_a_question_answers_the_question(ask):

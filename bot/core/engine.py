@@ -364,8 +364,10 @@ class Assistant:
             return None
         if a.content and 2 * len(a.content & covered) < len(a.content):
             return None
+        # most of the message's words, then the closer match ("salam" is a greeting word
+        # and only a near miss of the farewell "salama"), then the order of SMALLTALK_ORDER
         kind = max(kinds, key=lambda c: (len(a.cues[c].positions & a.content),
-                                         -SMALLTALK_ORDER.index(c)))
+                                         a.cues[c].score, -SMALLTALK_ORDER.index(c)))
         from_knowledge: dict[str, Callable[[Knowledge], str]] = {
             "greeting": render.greeting, "help": render.help_text, "about": render.about_me}
         fixed: dict[str, Callable[[], str]] = {

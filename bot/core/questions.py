@@ -17,6 +17,7 @@ from .normalize import is_han, normalize
 
 Units = list[str]
 MAX_PARTS = 3
+MAX_FILLERS = 2   # filler words allowed between a conjunction and its question word
 _SENTENCE_END = re.compile(r"[?？!！。;；\n]+")
 _COMMA = ",，、،"
 _WORD = re.compile(r"\w+")
@@ -55,6 +56,10 @@ class QuestionWords:
                                               if c and all(is_han(x[0]) for x in c)),
                                              key=len, reverse=True))
         self.han_starts = tuple(sorted((w for _, w in self.han), key=len, reverse=True))
+        # words that may stand between a conjunction and its question word ("et c'était
+        # quel ...", "and then who ..."): the vocabulary's stopwords of one word
+        self.fillers = frozenset(u[0] for words in vocabulary.stopwords.values()
+                                 for w in words if len(u := units(w)) == 1)
         self.units = units
 
     # -- kinds ----------------------------------------------------------------------------
@@ -81,6 +86,18 @@ class QuestionWords:
         for _, term in self.words:
             if tuple(words[:len(term)]) == term:
                 return True
+        return False
+
+    def _question_follows(self, words: list[str]) -> bool:
+        """True when ``words`` (after a conjunction) begin with a question word, possibly
+        after up to MAX_FILLERS filler words ("et c'était quel anniversaire")."""
+        for skip in range(MAX_FILLERS + 1):
+            if skip and words[skip - 1] not in self.fillers:
+                return False
+            if self._starts_question(words[skip:]):
+                return True
+            if skip >= len(words):
+                return False
         return False
 
     def split(self, text: str) -> list[str]:
@@ -117,13 +134,13 @@ class QuestionWords:
             if is_han(word[0]):
                 cuts.extend(self._han_cuts(sentence, tok))
                 continue
-            rest = [w for norm in words[n + 1:n + 4] for w in norm]
+            rest = [w for norm in words[n + 1:n + 4 + MAX_FILLERS] for w in norm]
             norm = words[n]
             if not norm:
                 continue
             before = sentence[:tok.start()].rstrip()
             after_comma = bool(before) and before[-1] in _COMMA
-            if norm[0] in self.conjunctions and self._starts_question(rest) and n:
+            if norm[0] in self.conjunctions and n and self._question_follows(rest):
                 cuts.append((tok.start(), tokens[n + 1].start()))
             elif after_comma and self._starts_question([*norm, *rest]):
                 cuts.append((tok.start(), tok.start()))
