@@ -67,6 +67,7 @@ def _serve(conn) -> None:
         await fake.start()
         conn.send((fake.token, fake.base_url))
         loop = asyncio.get_running_loop()
+        cpu = time.process_time()
         while True:
             command = await loop.run_in_executor(None, conn.recv)
             if command == "stop":
@@ -80,9 +81,42 @@ def _serve(conn) -> None:
             conn.send({"messages": sum(got.values()),
                        "duplicates": sum(n - 1 for n in got.values() if n > 1),
                        "missing": sum(1 for chat in expected if chat not in got),
-                       "unexpected": sum(1 for chat in got if not first <= chat < first + count)})
+                       "unexpected": sum(1 for chat in got if not first <= chat < first + count),
+                       "cpu_s": time.process_time() - cpu})
+            cpu = time.process_time()
         await fake.stop()
     asyncio.run(main())
+
+
+# --- what a part costs: CPU seconds of processes, RSS ----------------------------------------
+
+def _rss_mib() -> float:
+    """Resident memory of this process in MiB (Linux /proc)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _proc_cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system) a local process used so far, or None when it cannot be
+    read (a PostgreSQL server on another machine)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _backends_cpu_s(engine, application_name: str) -> float | None:
+    """CPU seconds of the PostgreSQL backends serving the connections named
+    ``application_name`` (the server is local), or None."""
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect() as conn:
+        pids = conn.execute(sa.text("SELECT pid FROM pg_stat_activity WHERE application_name = :n"),
+                            {"n": application_name}).scalars().all()
+    times = [_proc_cpu_s(pid) for pid in pids]
+    return sum(t for t in times if t is not None) if times and None not in times else None
 
 
 # The Telegram channel's sender, as the bot uses it.
@@ -168,21 +202,45 @@ async def one_run(engine, conn, token, base_url, subscribers: int, rate: float,
 
 def _instance(url: str, token: str, base_url: str, rate: float, concurrency: int, name: str,
               start, out) -> None:
-    """One bot instance in its own process: send what it can claim, report its count."""
-    async def main() -> int:
+    """One bot instance in its own process, set up as ``forumbot run`` sets up its worker
+    (the channel's TelegramSender and broadcast Bot): send what it can claim; report its
+    count, its CPU seconds and those of its PostgreSQL backends, its RSS (start, peak, end)."""
+    async def main() -> dict:
         from telegram import Bot
-        from telegram.request import HTTPXRequest
-        engine = create_engine_for(url)
-        request = HTTPXRequest(connection_pool_size=concurrency + 4)
-        async with Bot(token, base_url=base_url, request=request) as bot:
+
+        from bot.channels.telegram.subscribe import broadcast_request
+        if url.startswith("postgresql"):   # names this instance's backends (their CPU)
+            engine = create_engine_for(make_url(url).update_query_dict(
+                {"application_name": f"bench-{name}"}).render_as_string(hide_password=False))
+        else:
+            engine = create_engine_for(url)
+        rss = [_rss_mib()]
+
+        async def sample() -> None:
+            while True:
+                await asyncio.sleep(1.0)
+                rss.append(_rss_mib())
+        async with Bot(token, base_url=base_url, request=broadcast_request(concurrency)) as bot:
             worker = BroadcastWorker(engine, TelegramSender(bot, paid=True), worker_id=name,
                                      rate_per_second=rate, concurrency=concurrency,
                                      batch=2000)
+            await asyncio.to_thread(migrate, engine)   # connects; a no-op on a migrated one
+            db_before = _backends_cpu_s(engine, f"bench-{name}")
+            rss[0] = _rss_mib()
             start.wait()
+            cpu = time.process_time()
+            sampler = asyncio.ensure_future(sample())
             sent = await worker.run_due()
+            sampler.cancel()
+            cpu = time.process_time() - cpu
+            rss.append(_rss_mib())
+        db_after = _backends_cpu_s(engine, f"bench-{name}")
         engine.dispose()
-        return sent
-    out.put((name, asyncio.run(main()), time.time()))
+        return {"sent": sent, "cpu_s": cpu, "rss": (rss[0], max(rss), rss[-1]),
+                "db_cpu_s": None if db_before is None or db_after is None
+                else db_after - db_before}
+    result = asyncio.run(main())
+    out.put((name, result, time.time()))
 
 
 def multi_instance_run(args, conn, token, base_url) -> bool:
@@ -205,15 +263,25 @@ def multi_instance_run(args, conn, token, base_url) -> bool:
         for p in procs:
             p.join(30)
         seconds = max(t for _, _, t in results) - began
-        sent = sum(n for _, n, _ in results)
+        sent = sum(r["sent"] for _, r, _ in results)
         conn.send((FIRST_CHAT, args.subscribers))
         seen = conn.recv()
         rate = sent / seconds if seconds else 0.0
+        shares = ", ".join(f"{n}: {r['sent']:,}" for n, r, _ in results)
         print(f"{args.instances} instances on {engine.dialect.name}, BROADCAST_RATE "
               f"{args.rate:g}/s, concurrency {args.concurrency}: {sent:,} sent in {seconds:.1f} s "
-              f"= {rate:.0f}/s together ({', '.join(f'{n}: {c:,}' for n, c, _ in results)}); "
+              f"= {rate:.0f}/s together ({shares}); "
               f"received {seen['messages']:,}, duplicates {seen['duplicates']}, missing "
               f"{seen['missing']} (bulk insert {fill:.1f} s)", flush=True)
+        per = 1000 / max(1, sent)
+        db = [r["db_cpu_s"] for _, r, _ in results]
+        print(f"CPU per message: instances {sum(r['cpu_s'] for _, r, _ in results) * per:.3f} ms, "
+              f"fake Bot API {seen['cpu_s'] * per:.3f} ms, PostgreSQL backends "
+              + (f"{sum(db) * per:.3f} ms" if None not in db else "n/a (not local)"), flush=True)
+        for n, r, _ in results:
+            first, peak, last = r["rss"]
+            print(f"memory {n}: RSS {first:.1f} MiB at the start, {peak:.1f} MiB peak, "
+                  f"{last:.1f} MiB at the end", flush=True)
         return seen["duplicates"] == 0 and seen["missing"] == 0 and rate <= args.rate * 1.05
     finally:
         cleanup()
@@ -279,6 +347,7 @@ def main() -> int:
     server = mp.get_context("spawn").Process(target=_serve, args=(child,), daemon=True)
     server.start()
     token, base_url = parent.recv()
+    print("load average at the start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()), flush=True)
     try:
         if args.instances > 1:
             ok = multi_instance_run(args, parent, token, base_url)
@@ -286,6 +355,8 @@ def main() -> int:
             return 0 if ok else 1
         return asyncio.run(main_async(args, parent, token, base_url))
     finally:
+        print("load average at the end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()),
+              flush=True)
         parent.send("stop")
         server.join(10)
 

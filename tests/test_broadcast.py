@@ -590,6 +590,36 @@ async def test_two_announcements_to_one_chat_are_a_second_apart(db, subs, clock,
     assert times["-42"][1] - times["-42"][0] >= timedelta(seconds=3)
 
 
+async def test_a_chat_leased_by_one_worker_gets_no_second_announcement_from_another(
+        db, subs, clock, sleep):
+    """Two announcements at once: while worker a holds (leases) the first one's delivery
+    to a chat, worker b sends the second one to everyone else but not to that chat; it
+    goes out once a's message was sent and the chat's pacing interval passed."""
+    class PacedSender(FakeSender):
+        @staticmethod
+        def min_interval(chat_id: str) -> float:
+            return 1.0
+    chats = add_subscribers(subs, 3)
+    create_adhoc(db, "one", "admin 1", clock=clock)
+    clock.advance(seconds=1)
+    create_adhoc(db, "two", "admin 1", clock=clock)
+    sender = PacedSender(clock)
+    first = make_worker(db, sender, clock, sleep, worker_id="a", batch=1)
+    await first._db(first._start_due)
+    held = await first._db(first._claim)              # a holds "one" to the first chat
+    assert [(i.chat_id) for i in held] == [chats[0]]
+    second = make_worker(db, sender, clock, sleep, worker_id="b")
+    await second.run_due()
+    got = Counter(sender.sent)
+    assert got[(chats[0], "two")] == 0                  # not while a holds "one" to it
+    assert got[(chats[1], "one")] == got[(chats[2], "one")] == 1
+    assert await first._deliver(held) == 1               # a sends what it held
+    await second.run_due()
+    assert Counter(sender.sent) == Counter({(c, t): 1 for c in chats for t in ("one", "two")})
+    times = [t for (c, _), t in zip(sender.sent, sender.times) if c == chats[0]]
+    assert times[1] - times[0] >= timedelta(seconds=1)
+
+
 @pytest.mark.parametrize("instances", [3])
 def test_instances_together_keep_one_rate(database_url, instances):
     """Three workers (threads, each its own engine and event loop, real clock) share the

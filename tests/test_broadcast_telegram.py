@@ -11,10 +11,13 @@ import time
 from pathlib import Path
 
 import pytest
-from fake_bot_api import FakeBotApi
+from fake_bot_api import FakeBotApi, free_tcp_port
+from telegram import Bot
 from telegram_test import polling_bot, settings_for, text_of
 
-from bot.broadcast import create_adhoc
+from bot.broadcast import InDoubt, TransientError, create_adhoc
+from bot.channels.telegram.aiohttp_request import AiohttpRequest
+from bot.channels.telegram.subscribe import TelegramSender
 from bot.storage import Subscriptions, create_engine_for, migrate
 
 ADMIN = 4242
@@ -221,3 +224,23 @@ async def test_sigterm_during_a_broadcast_stops_within_five_seconds_and_loses_no
     chats = [m["chat"]["id"] for m in broadcast()]
     assert len(chats) == len(set(chats)) == 300            # every one once, no duplicate
     engine.dispose()
+
+
+async def test_the_broadcast_http_client_tells_nothing_sent_from_in_doubt(fake):
+    """The broadcast Bot's aiohttp backend: a refused connection is transient (nothing left,
+    retried), an answer later than the read time-out is in doubt (Telegram may have it)."""
+    request = AiohttpRequest(2, read_timeout=0.3)   # the fake answers after 1 s below
+    await request.initialize()
+    try:
+        closed = f"http://127.0.0.1:{free_tcp_port()}/bot"
+        with pytest.raises(TransientError):
+            await TelegramSender(Bot(fake.token, base_url=closed, request=request)).send(
+                "901", "hello")
+        sender = TelegramSender(Bot(fake.token, base_url=fake.base_url, request=request))
+        fake.delay_next("sendMessage", seconds=1, chat_id=901)
+        with pytest.raises(InDoubt):
+            await sender.send("901", "hello")
+        await sender.send("902", "hello")
+        assert [m["chat"]["id"] for m in await fake.wait_for_sent(2)] == [901, 902]
+    finally:
+        await request.shutdown()

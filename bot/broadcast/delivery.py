@@ -12,12 +12,14 @@ How a pass (:meth:`BroadcastWorker.run_due`) works:
 3. The worker claims a batch of pending deliveries with a lease (``claimed_by``,
    ``claimed_until``) in a short transaction: on PostgreSQL ``SELECT ... FOR UPDATE SKIP
    LOCKED``, so workers of several bot instances take disjoint batches; on SQLite the
-   transaction starts with ``BEGIN IMMEDIATE`` (one writer at a time). It then sends
-   outside any transaction, one message at a time, paced to ``rate_per_second``, and marks
-   each delivery ``sent``, ``blocked`` or ``failed`` right after its send returns. Just
-   before each send it re-checks, in one ``UPDATE``, that the delivery is still pending,
-   still leased to this worker (the lease is renewed) and its subscriber still active: an
-   unsubscribe during a broadcast takes effect at once.
+   transaction starts with ``BEGIN IMMEDIATE``, one writer at a time). It then sends
+   outside any transaction, a chunk of ``concurrency`` messages at once: per chunk, one
+   round trip reserves the chunk's tokens of the shared rate
+   (:class:`~bot.broadcast.ratelimit.SharedRateLimiter`) and one re-checks that its
+   deliveries are still pending, still leased to this worker (renewing the leases once half
+   of a lease has passed) and their subscribers still active (an unsubscribe during a
+   broadcast takes effect at once); the chunk's results (``sent``, ``blocked``, ``failed``
+   ...) are written in one transaction while the next chunk is being sent.
 4. An announcement without pending deliveries left is marked ``done`` (by exactly one
    worker: a conditional ``UPDATE``) and ``on_finished`` gets its totals.
 
@@ -40,8 +42,7 @@ again), :class:`TransientError` (network trouble, a 5xx: retried with exponentia
 up to ``max_attempts`` attempts, then ``failed`` with ``last_error``); any other exception
 is a permanent failure of that message (``failed``).
 
-The rate is per worker: with several bot instances sending at the same time, give each
-BROADCAST_RATE = (the channel's limit) / (number of instances).
+The rate is the bot's: every instance takes its tokens from one bucket in the database.
 """
 from __future__ import annotations
 
@@ -67,7 +68,7 @@ from bot.storage.models import (
 from bot.storage.subscriptions import BLOCKED_ERROR, UNSUBSCRIBED_ERROR
 
 from .admin import AnnouncementReport, audience_filter, audience_size, report_in, text_for, texts_of
-from .ratelimit import SharedRateLimiter
+from .ratelimit import Reservation, SharedRateLimiter, transaction
 
 log = logging.getLogger(__name__)
 
@@ -79,13 +80,14 @@ MAX_BACKOFF_SECONDS = 60.0
 MAX_WAIT_IN_PASS = 60.0        # a pass waits for retries due this soon; later ones: next pass
 IN_DOUBT_RETRY_SECONDS = 2.0   # the one retry of a timed-out send, after this pause
 
-# The two statements run for every message, built once (building SQLAlchemy expressions
-# costs more than SQLite executing them).
-_THIS = sa.and_(_d.c.announcement_id == sa.bindparam("aid"),
-                _d.c.subscriber_id == sa.bindparam("sid"))
-_PACE = (sa.update(_s).where(_s.c.id == sa.bindparam("sid"))
+# The two statements run for every chunk, built once (building SQLAlchemy expressions
+# costs more than the database executing them); one statement for a whole chunk, not one
+# per message (the "IN" list is expanded at execution).
+_PACE = (sa.update(_s).where(_s.c.id.in_(sa.bindparam("sids", expanding=True)))
          .values(next_send_at=sa.bindparam("next", type_=_s.c.next_send_at.type)))
-_MARK_SENT = (sa.update(_d).where(_THIS)
+_MARK_SENT = (sa.update(_d)
+              .where(_d.c.announcement_id == sa.bindparam("aid"),
+                     _d.c.subscriber_id.in_(sa.bindparam("sids", expanding=True)))
               .values(status="sent", attempts=_d.c.attempts + 1, last_error=None,
                       sent_at=sa.bindparam("now", type_=_d.c.sent_at.type),
                       claimed_until=None))
@@ -160,6 +162,7 @@ class _Claimed:
     language: str | None
     attempts: int
     in_doubt: bool
+    leased_until: datetime   # as set by the claim
 
 
 @dataclass
@@ -244,6 +247,7 @@ class BroadcastWorker:
         self._clock, self.on_finished, self.on_migrated = clock, on_finished, on_migrated
         self._fake_sleep = sleep
         self._stopping = False
+        self._backoff = 0.0   # s to wait after a pass's batch when the bucket is in debt
         self._stop_event: asyncio.Event | None = None
         self.limiter = SharedRateLimiter(engine, self.channel or "all", self.rate, clock,
                                          self._wait)
@@ -344,8 +348,13 @@ class BroadcastWorker:
                     break
                 await self._wait(wait)
                 continue
+            self._backoff = 0.0
             sent += await self._deliver(batch)
             await self._report(await self._db(self._finish))
+            if self._backoff > 0:   # the shared bucket is deep in debt: let it recover
+                if self._backoff > MAX_WAIT_IN_PASS:
+                    break
+                await self._wait(self._backoff)
         await self._report(await self._db(self._finish))
         return sent
 
@@ -385,6 +394,13 @@ class BroadcastWorker:
                 conn.execute(sa.insert(_d).from_select(
                     ["announcement_id", "subscriber_id", "status", "attempts"], audience))
                 log.info("announcement %s: sending started", row.id)
+            if not self._sqlite:
+                # Fresh statistics for the rows just added: without them PostgreSQL
+                # guesses an announcement has a handful of deliveries (and a fresh list a
+                # handful of subscribers) and reads all of them for every chunk instead of
+                # the chunk's by index.
+                with self.engine.begin() as conn:
+                    conn.exec_driver_sql("ANALYZE deliveries, subscribers")
 
     def _claimable(self, now: datetime):
         condition = sa.and_(_d.c.status == "pending", _a.c.status == "sending",
@@ -395,16 +411,27 @@ class BroadcastWorker:
         return condition
 
     def _claim(self) -> list[_Claimed]:
-        """Lease up to ``batch`` pending deliveries, at most one per chat (per-chat pacing:
-        the chat's ``next_send_at`` moves forward by the sender's ``min_interval``)."""
+        """Lease up to ``batch`` pending deliveries, at most one per chat. Per-chat pacing:
+        a chat is not claimed before its ``next_send_at`` (set when a message to it was
+        sent) nor, while several announcements are being sent, while another worker holds
+        a delivery to it."""
         now = self._now()
         with self.engine.begin() as conn:
             self._begin_write(conn)
+            condition = self._claimable(now)
+            sending = conn.execute(sa.select(sa.func.count()).select_from(_a)
+                                   .where(_a.c.status == "sending")).scalar()
+            if sending and sending > 1:
+                other = _d.alias("other")
+                condition = sa.and_(condition, ~sa.exists().where(
+                    other.c.subscriber_id == _d.c.subscriber_id,
+                    other.c.status == "pending", other.c.claimed_by.is_not(None),
+                    other.c.claimed_until > now))
             query = (sa.select(_d.c.announcement_id, _d.c.subscriber_id, _d.c.attempts,
                                _d.c.in_doubt, _s.c.chat_id, _s.c.language)
                      .join(_s, _s.c.id == _d.c.subscriber_id)
                      .join(_a, _a.c.id == _d.c.announcement_id)
-                     .where(self._claimable(now))
+                     .where(condition)
                      .order_by(_a.c.send_at, _d.c.announcement_id, _d.c.subscriber_id)
                      .limit(self.batch))
             if not self._sqlite:
@@ -416,20 +443,14 @@ class BroadcastWorker:
                     rows.append(r)
             if not rows:
                 return []
-            keys = [(r.announcement_id, r.subscriber_id) for r in rows]
             conn.execute(sa.update(_d)
-                         .where(sa.tuple_(_d.c.announcement_id, _d.c.subscriber_id).in_(keys))
+                         .where(_of(rows))
                          .values(claimed_by=self.worker_id, claimed_until=now + self.lease))
-            paced = [{"sid": r.subscriber_id,
-                      "next": now + timedelta(seconds=self._interval(r.chat_id))}
-                     for r in rows if self._interval(r.chat_id) > 0]
-            if paced:
-                conn.execute(_PACE, paced)
             for aid in {r.announcement_id for r in rows} - set(self._texts):
                 row = conn.execute(sa.select(_a).where(_a.c.id == aid)).one()
                 self._texts[aid] = texts_of(row)
         return [_Claimed(r.announcement_id, r.subscriber_id, r.chat_id, r.language,
-                         r.attempts, bool(r.in_doubt)) for r in rows]
+                         r.attempts, bool(r.in_doubt), now + self.lease) for r in rows]
 
     def _next_retry(self) -> float | None:
         """Seconds until the earliest pending delivery that waits for its retry time or
@@ -472,21 +493,28 @@ class BroadcastWorker:
 
     # --- delivering ------------------------------------------------------------------
 
-    def _confirm(self, items: list[_Claimed]) -> list[_Claimed]:
-        """Renew the leases of ``items`` that are still ours, pending, with an active
-        subscriber; settle those whose subscriber left. Returns the ones to send."""
+    def _confirm(self, items: list[_Claimed], conn: Connection | None = None
+                 ) -> list[_Claimed]:
+        """Check that ``items`` are still ours, pending, with an active subscriber (and
+        renew their leases once half of a lease has passed since the claim); settle those
+        whose subscriber left. Returns the ones to send. Runs on ``conn`` if given."""
         now = self._now()
-        keys = [(i.announcement_id, i.subscriber_id) for i in items]
-        with self.engine.begin() as conn:
-            self._fast_commit(conn)
-            renewed = {tuple(r) for r in conn.execute(
-                sa.update(_d)
-                .where(sa.tuple_(_d.c.announcement_id, _d.c.subscriber_id).in_(keys),
-                       _d.c.status == "pending", _d.c.claimed_by == self.worker_id,
+        # the subscribers' ids twice over: PostgreSQL then reads only these rows of both
+        # tables, whatever its statistics say
+        mine = sa.and_(_of(items), _d.c.status == "pending", _d.c.claimed_by == self.worker_id,
                        sa.exists().where(_s.c.id == _d.c.subscriber_id,
+                                         _s.c.id.in_([i.subscriber_id for i in items]),
                                          _s.c.status == "active"))
-                .values(claimed_until=now + self.lease)
-                .returning(_d.c.announcement_id, _d.c.subscriber_id))}
+        keys = (_d.c.announcement_id, _d.c.subscriber_id)
+        with transaction(self.engine, conn) as conn:
+            self._fast_commit(conn)
+            query: sa.Executable
+            if any(i.leased_until - now < self.lease / 2 for i in items):
+                query = (sa.update(_d).where(mine).values(claimed_until=now + self.lease)
+                         .returning(*keys))
+            else:   # the lease has long to run: a read is enough (no row rewritten)
+                query = sa.select(*keys).where(mine)
+            renewed = {tuple(r) for r in conn.execute(query)}
             lost = [i for i in items if (i.announcement_id, i.subscriber_id) not in renewed]
             for item in lost:
                 status = conn.execute(sa.select(_s.c.status)
@@ -509,17 +537,14 @@ class BroadcastWorker:
         now = self._now()
         with self.engine.begin() as conn:
             self._fast_commit(conn)
-            sent = [{"aid": o.item.announcement_id, "sid": o.item.subscriber_id, "now": now}
-                    for o in outcomes if o.status == "sent"]
-            if sent:
-                conn.execute(_MARK_SENT, sent)
-                # pacing counts from the send itself (the claim set a first, earlier mark)
-                paced = [{"sid": o.item.subscriber_id,
-                          "next": now + timedelta(seconds=self._interval(o.item.chat_id))}
-                         for o in outcomes
-                         if o.status == "sent" and self._interval(o.item.chat_id) > 0]
-                if paced:
-                    conn.execute(_PACE, paced)
+            sent = [o.item for o in outcomes if o.status == "sent"]
+            by_announcement: dict[str, list[int]] = {}
+            for item in sent:
+                by_announcement.setdefault(item.announcement_id, []).append(item.subscriber_id)
+            for aid, sids in by_announcement.items():
+                conn.execute(_MARK_SENT, {"aid": aid, "sids": sids, "now": now})
+            # pacing counts from the send itself (the claim set a first, earlier mark)
+            self._pace(conn, [(i.subscriber_id, i.chat_id) for i in sent], now)
             for o in outcomes:
                 if o.status == "sent":
                     continue
@@ -551,6 +576,17 @@ class BroadcastWorker:
                                          else o.error,
                                          claimed_by=None, claimed_until=None))
 
+    def _pace(self, conn: Connection, chats: list[tuple[int, str]], now: datetime) -> None:
+        """Set when each of ``chats`` ((subscriber id, chat id) pairs) may get its next
+        message: ``now`` + the sender's ``min_interval`` (one UPDATE per interval)."""
+        by_interval: dict[float, list[int]] = {}
+        for subscriber_id, chat_id in chats:
+            interval = self._interval(chat_id)
+            if interval > 0:
+                by_interval.setdefault(interval, []).append(subscriber_id)
+        for interval, sids in by_interval.items():
+            conn.execute(_PACE, {"sids": sids, "next": now + timedelta(seconds=interval)})
+
     def _move_chat(self, item: _Claimed, new_chat_id: str) -> bool:
         """Move the subscriber of ``item`` to ``new_chat_id``; False when that chat is
         subscribed already (then this row is retired and the delivery settled)."""
@@ -576,12 +612,21 @@ class BroadcastWorker:
     def _release(self, items: list[_Claimed]) -> None:
         if not items:
             return
-        keys = [(i.announcement_id, i.subscriber_id) for i in items]
         with self.engine.begin() as conn:
             conn.execute(sa.update(_d)
-                         .where(sa.tuple_(_d.c.announcement_id, _d.c.subscriber_id).in_(keys),
+                         .where(_of(items),
                                 _d.c.claimed_by == self.worker_id, _d.c.status == "pending")
                          .values(claimed_by=None, claimed_until=None))
+
+    def _reserve(self, items: list[_Claimed]) -> tuple[Reservation, list[_Claimed]]:
+        """One thread hop per chunk: reserve rate tokens for up to ``len(items)`` sends,
+        then confirm that many (:meth:`_confirm`). Returns the reservation and the items to
+        send."""
+        with self.engine.connect() as conn:
+            reservation = self.limiter.reserve(len(items), self.lease_seconds / 4, conn)
+            if not reservation.granted:
+                return reservation, []
+            return reservation, self._confirm(items[:reservation.granted], conn)
 
     async def _deliver(self, batch: list[_Claimed]) -> int:
         sent = 0
@@ -591,14 +636,24 @@ class BroadcastWorker:
         writing: asyncio.Task | None = None
         try:
             while index < len(batch) and not self._stopping:
-                granted = await self.limiter.acquire(
-                    min(self.concurrency, len(batch) - index), self._db,
-                    max_wait=self.lease_seconds / 4)
-                if self._stopping or not granted:
-                    break   # stopping, or a long pause: the rest goes back below
-                chunk = batch[index:index + granted]
+                reservation, valid = await self._db(
+                    self._reserve, batch[index:index + self.concurrency])
+                if not reservation.granted:
+                    if reservation.paused:   # flood control: run_due waits, holding no lease
+                        break
+                    if reservation.wait > self.lease_seconds / 4:
+                        # the shared bucket is in debt for longer than that (many instances
+                        # at a low rate): hand the batch back and let it recover
+                        self._backoff = reservation.wait - self.lease_seconds / 4
+                        break
+                    await self._wait(reservation.wait)   # the bucket's row was just created
+                    continue
+                if reservation.wait > 0:
+                    await self._wait(reservation.wait)   # the reserved tokens become due
+                if self._stopping:
+                    break   # this chunk was not sent: it goes back with the rest below
+                chunk = batch[index:index + reservation.granted]
                 index += len(chunk)
-                valid = await self._db(self._confirm, chunk)
                 results = await asyncio.gather(*(self._attempt(i) for i in valid),
                                                return_exceptions=True)
                 outcomes = [r for r in results if isinstance(r, _Outcome)]
@@ -669,6 +724,18 @@ class BroadcastWorker:
                 log.warning("announcement %s: permanent failure: %s", item.announcement_id,
                             _error_text(exc))
                 return _Outcome(item, "failed", _error_text(exc))
+
+
+def _of(items: Sequence[_Claimed] | Sequence[sa.Row]) -> sa.ColumnElement[bool]:
+    """WHERE clause for the deliveries of ``items`` (claimed ones, or rows with
+    ``announcement_id`` and ``subscriber_id``): per announcement, its subscriber ids in one
+    IN list. PostgreSQL reads these by index; a list of (announcement, subscriber) pairs
+    made it read every pending delivery of the announcement, for every chunk."""
+    by_announcement: dict[str, list[int]] = {}
+    for item in items:
+        by_announcement.setdefault(item.announcement_id, []).append(item.subscriber_id)
+    return sa.or_(*(sa.and_(_d.c.announcement_id == aid, _d.c.subscriber_id.in_(sids))
+                    for aid, sids in by_announcement.items()))
 
 
 def _key(item: _Claimed):

@@ -3,25 +3,29 @@ instance, and the flood-control pause every instance honours.
 
 Telegram limits a bot, not a process (about 30 messages a second, 1,000 with paid
 broadcasts): three instances each pacing themselves at 25/s send 75/s together. So the
-bucket lives in one row of ``rate_buckets`` per channel. A worker takes tokens in small
-chunks (one round trip for up to ``chunk`` messages) inside a short transaction that locks
-the row (``SELECT ... FOR UPDATE`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite): whatever
-the number of instances, the messages sent over any interval of T seconds are at most
-``rate * T + capacity``.
+bucket lives in one row of ``rate_buckets`` per channel. A worker reserves tokens a chunk
+at a time (one round trip for up to ``chunk`` messages) inside a short transaction that
+locks the row (``SELECT ... FOR UPDATE`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), and
+sends them once they are due: a reservation may run the bucket into debt, and the caller
+waits until the debt is paid (``tokens / rate`` seconds). Whatever the number of instances,
+the messages sent over any interval of T seconds are at most ``rate * T + capacity``; and
+since a reservation is made before its tokens exist, the instances together keep the whole
+rate (no token is lost while each of them is busy sending its previous chunk), with one
+round trip per chunk.
 
 A ``RetryAfter`` (HTTP 429) from the channel means the bot as a whole must wait: the worker
 that got it writes ``paused_until`` into the same row, and every instance waits it out.
 """
 from __future__ import annotations
 
-import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import cast
+from typing import NamedTuple, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from bot.storage.models import RateBucketModel, as_utc
 
@@ -30,6 +34,26 @@ _b = cast(sa.Table, RateBucketModel.__table__)
 # A chunk is this much of a second's worth of tokens: small enough that instances share the
 # rate evenly, large enough that 1,000 messages a second cost ~25 round trips, not 1,000.
 CHUNK_SECONDS = 0.04
+
+
+@contextmanager
+def transaction(engine: Engine, conn: Connection | None = None) -> Iterator[Connection]:
+    """A transaction on ``conn`` (a connection the caller holds for several transactions:
+    one pool checkout, one liveness ping) or, without it, on a connection of the pool."""
+    if conn is None:
+        with engine.begin() as fresh:
+            yield fresh
+    else:
+        with conn.begin():
+            yield conn
+
+
+class Reservation(NamedTuple):
+    """What :meth:`SharedRateLimiter.reserve` granted."""
+
+    granted: int           # tokens reserved (0: none)
+    wait: float            # s before using them; with none granted, before asking again
+    paused: bool = False   # none granted because of a flood-control pause
 
 
 class SharedRateLimiter:
@@ -56,11 +80,25 @@ class SharedRateLimiter:
         self._clock, self._sleep = clock, sleep
         self._sqlite = engine.dialect.name == "sqlite"
 
-    def _take(self, wanted: int) -> tuple[int, float]:
-        """One transaction: refill the bucket for the time elapsed, take up to ``wanted``
-        whole tokens. Returns (tokens granted, seconds to wait before asking again)."""
+    def reserve(self, wanted: int, max_wait: float | None = None,
+                conn: Connection | None = None) -> Reservation:
+        """One transaction: refill the bucket for the time elapsed and reserve up to
+        ``wanted`` tokens (at most ``chunk``), possibly in debt.
+
+        Args:
+            wanted: tokens asked for (>= 1).
+            max_wait: the longest wait accepted for a reservation (s), or None for any.
+            conn: a connection of ``engine`` to run the transaction on (default: one from
+                the pool).
+        Returns:
+            a :class:`Reservation`: with tokens granted, the seconds to wait before using
+            them (0.0 when they are there now); with none granted (the bucket is paused by
+            flood control, or the wait would exceed ``max_wait``), the seconds before
+            asking again makes sense.
+        """
+        wanted = max(1, min(wanted, self.chunk))
         now = as_utc(self._clock())
-        with self.engine.begin() as conn:
+        with transaction(self.engine, conn) as conn:
             if self._sqlite:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
             else:   # a lost token after a database crash costs nothing
@@ -80,35 +118,36 @@ class SharedRateLimiter:
                     conn.execute(pg_insert(_b).values(name=self.name, tokens=0.0,
                                                       updated_at=now, paused_until=None)
                                  .on_conflict_do_nothing())
-                return 0, 1.0 / self.rate
+                return Reservation(0, 0.0)
             paused = as_utc(row.paused_until) if row.paused_until is not None else None
             if paused is not None and now < paused:
-                return 0, (paused - now).total_seconds()
+                return Reservation(0, (paused - now).total_seconds(), paused=True)
             elapsed = max(0.0, (now - as_utc(row.updated_at)).total_seconds())
-            tokens = min(self.capacity, row.tokens + elapsed * self.rate)
+            tokens = min(self.capacity, row.tokens + elapsed * self.rate) - wanted
             # clocks tick in microseconds: a shortfall below that is rounding, not a debt
-            granted = min(wanted, math.floor(tokens + max(1e-9, self.rate * 1e-6)))
-            tokens = max(0.0, tokens - granted)
+            wait = 0.0 if tokens >= -self.rate * 1e-6 else -tokens / self.rate
+            if max_wait is not None and wait > max_wait:
+                return Reservation(0, wait)
             conn.execute(sa.update(_b).where(_b.c.name == self.name)
                          .values(tokens=tokens, updated_at=now))
-            wait = 0.0 if granted else (min(wanted, self.capacity) - tokens) / self.rate
-            return granted, wait
+            return Reservation(wanted, wait)
 
-    async def acquire(self, wanted: int, db: Callable[..., Awaitable[tuple[int, float]]],
+    async def acquire(self, wanted: int, db: Callable[..., Awaitable[Reservation]],
                       max_wait: float | None = None) -> int:
-        """Wait until tokens are granted; return how many (1..``wanted``), or 0 when that
-        would need a single wait longer than ``max_wait`` seconds (a flood-control pause:
-        the caller hands its leases back first).
+        """Reserve tokens and wait until they are due; return how many (1..``wanted``), or
+        0 when that would need a single wait longer than ``max_wait`` seconds (a
+        flood-control pause: the caller hands its leases back first).
 
         Args:
             wanted: tokens asked for (>= 1); at most ``chunk`` are granted at once.
             db: runs a blocking call off the event loop (the worker's ``_db``).
             max_wait: the longest single wait accepted, or None for any.
         """
-        wanted = max(1, min(wanted, self.chunk))
         while True:
-            granted, wait = await db(self._take, wanted)
+            granted, wait, _ = await db(self.reserve, wanted, max_wait)
             if granted:
+                if wait > 0:
+                    await self._sleep(wait)
                 return granted
             if max_wait is not None and wait > max_wait:
                 return 0
