@@ -21,14 +21,11 @@ from datetime import UTC
 from pathlib import Path
 from urllib.parse import urlparse
 
-from alembic.util import CommandError as AlembicError
 from pydantic import ValidationError
-from sqlalchemy.exc import SQLAlchemyError
 
 from bot import logs
 from bot.knowledge.problems import KnowledgeError
 from bot.settings import ConfigError, Settings, describe_errors
-from bot.storage.db import database_failure, database_secrets
 
 EXIT_USAGE = 2  # a bad option or setting, as argparse and sysexits' EX_USAGE-like tools do
 
@@ -544,7 +541,10 @@ def main(argv: list[str] | None = None) -> int:
                                                settings.webhook_secret, settings.wechat_token,
                                                settings.wechat_encoding_aes_key)
               if s is not None]
-    logs.configure(settings.log_level, [*secret, *database_secrets(settings.database_url)])
+    if settings.database_url:  # SQLAlchemy and Alembic load only for commands that need them
+        from bot.storage.db import database_secrets
+        secret += database_secrets(settings.database_url)
+    logs.configure(settings.log_level, secret)
     try:
         return args.func(args, settings)
     except KnowledgeError as exc:
@@ -553,12 +553,24 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"forumbot: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (SQLAlchemyError, AlembicError) as exc:  # unreachable, refused, newer schema...
-        print(f"forumbot: {database_failure(exc, settings.database_url)}", file=sys.stderr)
-        return EXIT_USAGE
     except BrokenPipeError:  # "forumbot ask ... | head": the reader left, nothing is wrong
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
         return 0
+    except Exception as exc:
+        if not _database_error(exc):
+            raise
+        from bot.storage.db import database_failure  # unreachable, refused, newer schema...
+        print(f"forumbot: {database_failure(exc, settings.database_url)}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _database_error(exc: Exception) -> bool:
+    """True for SQLAlchemy's and Alembic's errors; told without importing either (a
+    command without a database never loads them: 0.3 s of start-up)."""
+    kinds = tuple(getattr(sys.modules.get(module), name, None) for module, name in
+                  (("sqlalchemy.exc", "SQLAlchemyError"), ("alembic.util", "CommandError")))
+    found = tuple(k for k in kinds if isinstance(k, type))
+    return bool(found) and isinstance(exc, found)
 
 
 if __name__ == "__main__":

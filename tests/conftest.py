@@ -47,6 +47,12 @@ def no_database_in_the_checkout(tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/forumbot.sqlite3")
 
 
+@pytest.fixture(autouse=True)
+def parse_cache_in_the_test_folder(tmp_path, monkeypatch):
+    """The YAML parse cache of a test (and of the processes it starts) is its own."""
+    monkeypatch.setenv("FORUMBOT_CACHE_DIR", str(tmp_path / "parse-cache"))
+
+
 @pytest.fixture
 def knowledge_copy(tmp_path) -> Path:
     """A writable copy of the bundled knowledge folder, for edits a test makes."""

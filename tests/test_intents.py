@@ -7,6 +7,7 @@ import pytest
 
 from bot.core.engine import MAX_MESSAGE_CHARS, Assistant
 from bot.core.types import Message
+from bot.knowledge.models import Doctor, Person
 
 
 @pytest.mark.parametrize("text,intent", [
@@ -113,6 +114,21 @@ def test_doctor_search_never_invents_contact_details(ask):
     assert "Refki Ilham" in reply.text
     assert "not given" in reply.text
     assert not re.search(r"\d{3}", reply.text), "no phone-like number in a doctor card"
+
+
+def test_a_long_list_of_doctors_shows_ten_cards_and_says_how_many(knowledge):
+    # an imported directory has hundreds of clinicians per specialty
+    people = [Person(id=f"midwife-{i}", name=f"Midwife Number{i}") for i in range(25)]
+    doctors = [Doctor(id=f"dr-midwife-{i}", practitioner=f"midwife-{i}",
+                      specialty=["midwifery"]) for i in range(25)]
+    crowded = knowledge.model_copy(update={"people": [*knowledge.people, *people],
+                                           "doctors": [*knowledge.doctors, *doctors]})
+    reply = Assistant(crowded).reply(Message("I need to find a midwife"))
+    assert reply.intent == "doctor"
+    assert "Find a Doctor: 26 clinicians." in reply.text
+    assert reply.text.count("Midwife Number") == 10 - 1  # Refki Ilham's card comes first
+    assert "Showing 10 of 26" in reply.text
+    assert "doctor:dr-midwife-24" in reply.ids  # the reply is still about all of them
 
 
 def test_find_a_doctor_lists_the_directory(ask):

@@ -7,7 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.knowledge.yamlsafe import LoadedYaml, load_yaml_file, load_yaml_text
+from bot.knowledge.yamlsafe import (
+    CACHE_MIN_BYTES,
+    LoadedYaml,
+    cache_dir,
+    load_yaml_file,
+    load_yaml_text,
+)
 
 
 def load(text: str) -> LoadedYaml:
@@ -299,3 +305,58 @@ def test_never_raises(text):
     result = load_yaml_text(text, "k.yaml")
     assert isinstance(result, LoadedYaml)
     assert all(p.file == "k.yaml" and (p.line is None or p.line >= 1) for p in result.problems)
+
+
+# -- the parse cache of large files ---------------------------------------------------------
+def _large_file(tmp_path, entries: int = 4000, extra: str = ""):
+    """A directory-like file larger than CACHE_MIN_BYTES."""
+    body = "".join(f'  - id: person-{i}\n    name: "Person Number {i}"\n    aliases: [p{i}]\n'
+                   for i in range(entries))
+    path = tmp_path / "directory-01.yaml"
+    path.write_text("people:\n" + body + extra, encoding="utf-8")
+    assert path.stat().st_size >= CACHE_MIN_BYTES
+    return path
+
+
+def test_a_large_file_read_again_gives_the_same_data_and_positions(tmp_path):
+    path = _large_file(tmp_path)
+    first = load_yaml_file(path)
+    assert first.problems == [] and len(list((tmp_path / "parse-cache").iterdir())) == 1
+    again = load_yaml_file(path)
+    assert again.data == first.data and again.positions == first.positions
+    assert again.positions[("people", 3999, "name")] == (12000, 11)
+
+
+def test_a_changed_file_is_read_anew(tmp_path):
+    path = _large_file(tmp_path)
+    load_yaml_file(path)
+    path.write_text(path.read_text(encoding="utf-8").replace("Number 7\"", "Seven\""),
+                    encoding="utf-8")
+    assert load_yaml_file(path).data["people"][7]["name"] == "Person Seven"
+
+
+def test_a_file_with_a_problem_is_not_remembered(tmp_path):
+    path = _large_file(tmp_path, extra="opens: 9:30\n")
+    assert "9:30" in errors(load_yaml_file(path))[0].message
+    assert not list((tmp_path / "parse-cache").iterdir())
+    assert "9:30" in errors(load_yaml_file(path))[0].message
+
+
+def test_a_damaged_cache_entry_is_read_past(tmp_path):
+    path = _large_file(tmp_path)
+    expected = load_yaml_file(path).data
+    for cached in (tmp_path / "parse-cache").iterdir():
+        cached.write_bytes(b"not marshal data")
+    assert load_yaml_file(path).data == expected
+
+
+def test_a_cache_folder_others_can_write_is_not_used(tmp_path, monkeypatch):
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)
+    monkeypatch.setenv("FORUMBOT_CACHE_DIR", str(shared))
+    assert cache_dir() is None
+    load_yaml_file(_large_file(tmp_path))
+    assert not list(shared.iterdir())
+    monkeypatch.setenv("FORUMBOT_CACHE_DIR", "")
+    assert cache_dir() is None

@@ -33,6 +33,9 @@ def name_of(entry: Topic | Specialty) -> str:
     return name[:1].upper() + name[1:]
 
 
+MAX_DOCTOR_CARDS = 10  # cards in one reply (a Telegram message holds about 15)
+
+
 def numbers_line(k: Knowledge) -> str:
     """Return the emergency numbers as one line: "Morocco: 141 (SAMU ...) or 15 (...); ..."."""
     by_country: dict[str, list[str]] = {}
@@ -158,14 +161,22 @@ def doctor_card(k: Knowledge, doctor: Doctor) -> str:
 
 
 def doctors_list(k: Knowledge, doctors: list[Doctor], none_on: Sequence[Topic] = ()) -> str:
-    """Return the doctor cards found; ``none_on`` names asked topics none of them spoke on."""
+    """Return the doctor cards found, the first MAX_DOCTOR_CARDS of them (a directory of
+    thousands has hundreds per specialty: a chat reply shows a few and says how many);
+    ``none_on`` names asked topics none of them spoke on."""
     head = ""
     if none_on:
         head = _("None of them spoke on {topics} at the forum.").format(
             topics=_join(name_of(t).lower() for t in none_on)) + "\n"
     count = ngettext("Find a Doctor: {count} clinician.", "Find a Doctor: {count} clinicians.",
                      len(doctors)).format(count=number(len(doctors)))
-    return head + count + "\n\n" + "\n\n".join(doctor_card(k, d) for d in doctors)
+    shown = doctors[:MAX_DOCTOR_CARDS]
+    text = head + count + "\n\n" + "\n\n".join(doctor_card(k, d) for d in shown)
+    if len(doctors) > len(shown):
+        text += "\n\n" + _("Showing {shown} of {count}: ask with a name, a city or a condition "
+                           "to see the others.").format(shown=number(len(shown)),
+                                                        count=number(len(doctors)))
+    return text
 
 
 def no_clinician(k: Knowledge, topics: list[Topic]) -> str:
