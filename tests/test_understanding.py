@@ -283,3 +283,21 @@ def test_a_new_knowledge_name_is_matched_by_sound_without_aliases(knowledge):
     assistant = Assistant(knowledge.model_copy(update={"people": people}))
     reply = assistant.reply(Message("من هي إلهام رفقي"))
     assert reply.ids[0] == "person:refki-ilham"
+
+
+# -- a doctor request names a place or a time ----------------------------------------------------
+@pytest.mark.parametrize("text", ["doctor in settat", "bghit tbib f settat",
+                                  "je cherche un médecin à Sedat", "a doctor in morocco please"])
+def test_a_doctor_request_with_a_place_of_the_forum_lists_the_directory(ask, text):
+    reply = ask(text)
+    assert reply.intent == "doctor" and len(reply.ids) >= 6
+
+
+@pytest.mark.parametrize("text,lang", [
+    ("looking for an obstetrician for my next pregnancy", "en"),
+    ("想找个产科医生 准备明年要孩子", "zh"),
+])
+def test_next_year_in_a_doctor_request_is_not_the_next_forum(ask, text, lang):
+    reply = ask(text)
+    assert reply.intent == "doctor" and "specialty:obstetrics" in reply.ids
+    assert "fact:unknown-editions" not in reply.ids and reply.lang == lang

@@ -451,8 +451,10 @@ class Assistant:
         for cue, target in (("doctor", "list:doctors"), ("speakers", "list:speakers"),
                             ("sessions", "list:sessions")):
             if cue in cues and cues[cue].score >= named:
-                # a cue names no entry: every other word must be explained too
-                conf = round(cues[cue].score * a.explained([cues[cue]]), 4)
+                # a cue names no entry: every other word must be explained too, where
+                # words true of the whole forum count ("a doctor in Settat")
+                explained = a.explained([cues[cue]], weak=self._weak(a))
+                conf = round(cues[cue].score * explained, 4)
                 if conf < ANSWER_MIN:
                     return self._ask(a, [], lang, conf)
                 return self._list(target, lang, conf)

@@ -128,15 +128,20 @@ class Analysis:
         """Partial matches, best first, one per entry (at most MAX_NEAR)."""
         return self._near() if self._near else []
 
-    def explained(self, used: list[Mention]) -> float:
-        """Share (0..1) of the message's content units covered by ``used`` and the cues."""
+    def explained(self, used: list[Mention], weak: frozenset[int] = frozenset()) -> float:
+        """Share (0..1) of the message's content units covered by ``used`` and the cues;
+        a unit at a ``weak`` position (a word true of the whole forum: "Settat",
+        "hospital") that nothing covers counts half: it fits the question without
+        saying what is asked."""
         if not self.content:
             return 1.0
         covered: set[int] = set()
         for m in [*used, *self.cues.values()]:
             covered |= m.positions
         words = {self.units[i] for i in covered}  # a repeated word is explained everywhere
-        return sum(1 for i in self.content if self.units[i] in words) / len(self.content)
+        said = sum(1.0 if self.units[i] in words else 0.5 if i in weak else 0.0
+                   for i in self.content)
+        return said / len(self.content)
 
 
 def _deletes(word: str) -> set[str]:
