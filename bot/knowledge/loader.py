@@ -33,7 +33,15 @@ from .models import (
 )
 from .problems import KnowledgeError, Problem
 from .translations import Located, translation_problems
-from .yamlsafe import FieldPath, Positions, field_path, load_yaml_file, position_of
+from .yamlsafe import (
+    MAX_BYTES,
+    FieldPath,
+    Positions,
+    field_path,
+    load_yaml_file,
+    position_of,
+    read_plain_file,
+)
 
 log = logging.getLogger(__name__)
 LIST_SECTIONS: dict[str, type[BaseModel]] = {
@@ -57,10 +65,14 @@ def knowledge_files(directory: str | Path) -> list[Path]:
 
 
 def content_hash(files: list[Path]) -> str:
-    """Return the first 12 hex digits of a SHA-256 over the files' names and bytes."""
+    """Return the first 12 hex digits of a SHA-256 over the files' names and bytes.
+
+    Raises:
+        OSError: a file cannot be read, or is no longer a plain file (NotPlainFile).
+    """
     digest = hashlib.sha256()
     for f in files:
-        digest.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+        digest.update(f.name.encode() + b"\0" + read_plain_file(f, MAX_BYTES + 1) + b"\0")
     return digest.hexdigest()[:12]
 
 
@@ -273,7 +285,12 @@ def check_knowledge(directory: str | Path, *, warnings: bool = True,
     problems = sorted(c.problems, key=lambda p: (p.file, p.line or 0, p.column or 0))
     if any(p.severity == "error" for p in problems):
         return None, problems
-    knowledge = Knowledge(**c.singles, **c.sections, version=content_hash(files))
+    try:
+        version = content_hash(files)
+    except OSError as exc:  # a file replaced since it was read (by a pipe, or deleted)
+        return None, [Problem(str(folder), message=f"a file changed while being read ({exc}); "
+                              "try again")]
+    knowledge = Knowledge(**c.singles, **c.sections, version=version)
     if warnings or checks:
         from bot.core.engine import Assistant  # the core imports the models: import late
         assistant = Assistant(knowledge)

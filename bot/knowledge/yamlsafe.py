@@ -15,9 +15,11 @@ import hashlib
 import marshal
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias, cast
 
 import yaml
@@ -40,8 +42,8 @@ FieldPath: TypeAlias = tuple[str | int, ...]  # str keys and int list indexes; (
 Positions: TypeAlias = dict[FieldPath, tuple[int, int]]  # path -> (line, column), 1-based
 _Note: TypeAlias = tuple[Mark, str]  # (where, what) noted by the composer on a node
 
-__all__ = ["LoadedYaml", "load_yaml_text", "load_yaml_file", "cache_dir", "MAX_CHARS",
-           "CACHE_MIN_BYTES"]
+__all__ = ["LoadedYaml", "NotPlainFile", "load_yaml_text", "load_yaml_file", "read_plain_file",
+           "cache_dir", "MAX_CHARS", "CACHE_MIN_BYTES"]
 
 MAX_CHARS = 2_000_000
 CACHE_MIN_BYTES = 256 * 1024
@@ -571,8 +573,52 @@ def _to_cache(cached: str, loaded: LoadedYaml) -> None:
         return
 
 
+class NotPlainFile(OSError):
+    """A knowledge file that is not a plain file, or a link leaving its folder; the
+    message says so in words an admin understands."""
+
+
+_KINDS = {stat.S_IFIFO: "a named pipe", stat.S_IFDIR: "a folder", stat.S_IFCHR: "a device",
+          stat.S_IFBLK: "a device", stat.S_IFSOCK: "a socket"}
+
+
+def read_plain_file(path: str | os.PathLike[str], limit: int) -> bytes:
+    """Return at most ``limit`` bytes of ``path``, which must be a plain file inside its
+    folder: a symbolic link is followed only to a plain file in the same folder (or below).
+
+    Nothing else is ever opened for reading in a way that can block: the kind is checked
+    (lstat, then stat of a link's target) before opening, the open is non-blocking and
+    does not follow a link, and the opened file is checked again (a named pipe swapped in
+    meanwhile is refused, not read). A reload therefore cannot wait forever on a pipe.
+
+    Raises:
+        NotPlainFile: a named pipe, folder, device or socket, or a link leaving the folder.
+        OSError: the file cannot be read (missing, no permission).
+    """
+    given = Path(path)
+    target = given
+    info = os.lstat(given)
+    if stat.S_ISLNK(info.st_mode):
+        target = given.resolve()
+        if not target.is_relative_to(given.parent.resolve()):
+            raise NotPlainFile("it is a link to a file outside the knowledge folder: copy the "
+                               "file into the folder instead")
+        info = os.stat(target)
+    if not stat.S_ISREG(info.st_mode):
+        raise NotPlainFile(f"it is {_KINDS.get(stat.S_IFMT(info.st_mode), 'not a plain file')}, "
+                           "not a plain text file: only plain .yaml files are read")
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(target, flags)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotPlainFile("it changed into something other than a plain file while "
+                               "being read: only plain .yaml files are read")
+        return handle.read(limit)
+
+
 def load_yaml_file(path: str | os.PathLike[str]) -> LoadedYaml:
-    """Read a knowledge file from disk and parse it with :func:`load_yaml_text`.
+    """Read a knowledge file from disk (:func:`read_plain_file`: plain files only) and
+    parse it with :func:`load_yaml_text`.
 
     The bytes must be UTF-8 (a UTF-8 byte-order mark only gives a warning). Unreadable
     files, other encodings and invalid bytes give an error Problem with ``data=None``.
@@ -586,8 +632,9 @@ def load_yaml_file(path: str | os.PathLike[str]) -> LoadedYaml:
         return LoadedYaml(None, {}, [Problem(file, line, column, None, message)])
 
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_BYTES + 1)
+        raw = read_plain_file(path, MAX_BYTES + 1)
+    except NotPlainFile as exc:
+        return fail(str(exc))
     except OSError as exc:
         return fail(f"the file could not be opened ({exc.strerror or exc})")
     if len(raw) > MAX_BYTES:

@@ -24,6 +24,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 CONTEXT_TTL = timedelta(minutes=30)        # silence after which follow-ups start afresh
 CONVERSATION_RETENTION = timedelta(days=1)    # rows without a preference, then purged
 ERROR_REPORT_INTERVAL = timedelta(minutes=10)  # at most one error report to admins per ...
+RELOAD_ANSWER_WAIT = 4.0                   # s an admin's /reload waits for its report
 LANGUAGE_PREFIX = "lang:"                  # choice ids of the /language menu
 LANGUAGE_NAMES = {"en": "English", "fr": "Français", "ar": "العربية", "zh": "中文"}
 AUTO = "auto"
@@ -348,8 +350,13 @@ class AssistantService:
     def _admin_command(self, state: ConversationState, name: str, args: list[str]) -> Reply:
         if name == "reload":
             force = [a.lower() for a in args] == ["force"]
-            text = self.reload_report(self.reload(
-                f"/reload {'force ' if force else ''}by admin on {state.channel}", force=force))
+            pending = self.holder.start_reload(
+                f"/reload {'force ' if force else ''}by admin on {state.channel}", force=force)
+            try:  # a passive-reply channel (WeChat) must answer within seconds
+                text = self.reload_report(pending.result(timeout=RELOAD_ANSWER_WAIT))
+            except FutureTimeout:
+                text = ("The reload is still running; the current version keeps serving "
+                        "meanwhile. Send /version in a minute to see which one serves.")
         elif name == "version":
             text = self.version_report()
         elif name == "unanswered":

@@ -82,14 +82,18 @@ async def reload_and_report(app: Application, trigger: str, *,
 
 async def on_reload(update: Update, context: Context) -> None:
     """/reload: validate and swap in the knowledge folder now; ``/reload force`` loads a
-    valid version even when test questions get other answers (a deliberate change)."""
+    valid version even when test questions get other answers (a deliberate change). The
+    reload runs in the background and reports when done: updates are handled one at a
+    time, so waiting for it here would keep every user waiting too."""
     user = update.effective_user
     chat_id, thread = where(update)
     force = [a.lower() for a in context.args or []] == ["force"]
-    await reload_and_report(context.application,
-                            f"/reload {'force ' if force else ''}by admin "
-                            f"{user.id if user else '?'}",
-                            reply_to=chat_id, thread=thread, force=force)
+    context.application.create_task(
+        reload_and_report(context.application,
+                          f"/reload {'force ' if force else ''}by admin "
+                          f"{user.id if user else '?'}",
+                          reply_to=chat_id, thread=thread, force=force),
+        update=update, name="reload")
 
 
 async def _say(update: Update, report: Callable[[], str]) -> None:
