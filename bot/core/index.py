@@ -316,6 +316,9 @@ class MatchIndex:
         self._lookups: dict[str, list[tuple[str, float]]] = {}
         self._frequent: dict[str, dict[int, float]] = {}
         self.known_words = frozenset(self.postings) | self.stopwords
+        self._phrase_starts: dict[str, list[int]] = defaultdict(list)
+        for n, (_, _, words) in enumerate(self.phrases):
+            self._phrase_starts[words[0]].append(n)
         self.pinyin_names = frozenset(t for t in self.heard_postings
                                       if t[0] == phonetic.PINYIN_MARK)
         self.pinyin_prefixes = frozenset(p for t in self.pinyin_names
@@ -370,14 +373,15 @@ class MatchIndex:
                     yield units[i], frozenset((i,)), True
 
     def _phrases(self, units: list[str]) -> list[Mention]:
-        found = []
-        for key, text, words in self.phrases:
-            k = len(words)
-            for i in range(len(units) - k + 1):
-                if tuple(units[i:i + k]) == words:
-                    found.append(Mention(key, text, 1.0, frozenset(range(i, i + k))))
-                    break
-        return found
+        """Each phrase alias at its first place in the message, in the order of
+        ``self.phrases``; only phrases starting with a word of the message are tried."""
+        found: dict[int, Mention] = {}
+        for i, unit in enumerate(units):
+            for n in self._phrase_starts.get(unit, ()):
+                key, text, words = self.phrases[n]
+                if n not in found and tuple(units[i:i + len(words)]) == words:
+                    found[n] = Mention(key, text, 1.0, frozenset(range(i, i + len(words))))
+        return [found[n] for n in sorted(found)]
 
     def lookup(self, token: str) -> list[tuple[str, float]]:
         """Return vocabulary tokens equal or close to ``token`` with a similarity in 0..1.
@@ -447,17 +451,18 @@ class MatchIndex:
         descriptions = []
         above: dict[str, list[tuple[float, int]]] = defaultdict(list)
         records, inverse, kinds = self.records, self._inverse_total, self._kind
+        add_near = near.append
         for idx, total in acc.items():
             score = round(total * inverse[idx], 6)  # 0.9999999999 is a full match too
             if score < DESCRIPTION_PREFILTER:
                 continue
             kind = kinds[idx]
-            if kind == DESCRIPTION:
+            if kind == NAME and NEAR_MIN <= score < MENTION_MIN:  # most candidates
+                add_near((score, idx))
+            elif kind == DESCRIPTION:
                 descriptions.append(records[idx])
             elif score >= MENTION_MIN:
                 above[records[idx].key].append((score, idx))
-            elif score >= NEAR_MIN and kind == NAME:
-                near.append((score, idx))
         for key, accepted in above.items():
             # per entry, only its best acceptable alias (for a cue, every alias) is a Mention
             accepted.sort(key=lambda f: (f[0], len(records[f[1]].tokens)), reverse=True)
@@ -491,7 +496,8 @@ class MatchIndex:
         entries = [m for k, m in scored.items() if not k.startswith(CUE_PREFIX)]
         analysis.mentions = _drop_subsumed(entries)
         found = {m.key for m in analysis.mentions}
-        analysis.held = self._near_mentions(held, best, found)
+        if held:
+            analysis.held = self._near_mentions(held, best, found)
         near += held
         analysis._near = lambda: self._near_mentions(near, best, found)
         return analysis
@@ -581,7 +587,7 @@ class MatchIndex:
         ``widen`` (or when only cue words are rare) the rarest frequent token generates
         too, so a message of common words still finds its entry.
         """
-        postings = {v: self._posting(v) for v in best}
+        postings = {v: self.postings.get(v) or self.heard_postings[v] for v in best}
         rare = [v for v in best if len(postings[v]) <= self.frequent_df]
         frequent = sorted((v for v in best if len(postings[v]) > self.frequent_df),
                           key=lambda v: len(postings[v]))

@@ -122,10 +122,14 @@ class LanguageDetector:
     def _latin(self, words: list[str], lower: str) -> tuple[str, int]:
         """The language of the Latin-letter words ("en", "fr", or "ar" for Darija) and
         how many function words, markers, accents and elisions tell it."""
-        fr = (sum(w in self.fr_only for w in words) + 2 * any(c in FRENCH_LETTERS for c in lower)
-              + len(_ELISION.findall(lower)))
+        fr = sum(w in self.fr_only for w in words)
+        if not lower.isascii():
+            fr += 2 * any(c in FRENCH_LETTERS for c in lower)
+        if "'" in lower or "’" in lower:
+            fr += len(_ELISION.findall(lower))
         en = sum(w in self.en_only for w in words)
-        darija = sum(w in self.darija or is_arabizi(w) for w in words)
+        # a word of letters only has no digit standing for a sound
+        darija = sum(w in self.darija or (not w.isalpha() and is_arabizi(w)) for w in words)
         latin_lang, latin_score = ("fr", fr) if fr > en else ("en", en)
         if darija and darija >= latin_score:  # no English speaker types "chkoun"; Darija
             latin_lang, latin_score = "ar", darija  # speakers do say "hello", "merci"
