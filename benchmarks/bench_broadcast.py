@@ -1,10 +1,13 @@
 """Broadcast throughput, exactness and memory through a local fake Bot API (run by hand).
 
-Generates subscribers (bulk INSERT), creates one announcement and lets one
-:class:`bot.broadcast.BroadcastWorker` send it with a real python-telegram-bot ``Bot`` to the
-fake Telegram Bot API of tests/fake_bot_api.py (over loopback HTTP). The fake runs in a child
-process, so its record of the sent messages does not count in this process's memory; at the
-end it reports how many messages each chat got, giving the duplicates and missing ones.
+Generates subscribers (bulk INSERT), creates one announcement and lets
+:class:`bot.broadcast.BroadcastWorker` send it with a real python-telegram-bot ``Bot`` (the
+channel's TelegramSender and broadcast Bot, as ``forumbot run`` has them) to a fake Telegram
+Bot API over loopback HTTP: by default a lean one (:class:`LeanBotApi`, about 0.03 ms of CPU
+per message, so that it is not what limits the run), with ``--faithful-fake`` the one of
+tests/fake_bot_api.py. The fake runs in a child process, so its record of the sent messages
+does not count in the senders' memory; at the end it reports how many messages each chat
+got, giving the duplicates and missing ones.
 
 Runs, in order:
 
@@ -19,12 +22,15 @@ Runs, in order:
    its own engine, event loop and Bot, like N bot instances) share one announcement to
    ``--subscribers`` subscribers with BROADCAST_RATE ``--rate`` for the whole bot (paid
    broadcasts allow 1,000/s) and ``--concurrency`` messages in flight per instance:
-   messages per second together, duplicates and missing ones (both must be 0).
+   messages per second together, duplicates and missing ones (both must be 0); the CPU
+   per message of each part (the instances, the fake Bot API, the instances' PostgreSQL
+   backends when the server is local), each instance's RSS at the start, its peak and at
+   the end, and the load average before and after (the figures depend on what else runs).
 
 Usage: python benchmarks/bench_broadcast.py [--subscribers 100000] [--small 10000]
        [--rate 5000] [--pacing-messages 100] [--database-url URL] [--no-tracemalloc]
        python benchmarks/bench_broadcast.py --instances 2 --rate 1000 --subscribers 100000
-       --database-url postgresql://postgres@127.0.0.1:5432/test
+       --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench_bc
 Without --database-url a temporary SQLite file is used; give a PostgreSQL URL (e.g.
 postgresql://postgres@127.0.0.1:5432/test) to measure there (a scratch schema is created and
 dropped).
@@ -33,13 +39,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import multiprocessing as mp
 import os
+import re
 import secrets
 import sys
 import tempfile
 import time
 import tracemalloc
+import urllib.parse
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,13 +68,32 @@ FIRST_CHAT = 10_000_000
 
 # --- the fake Bot API, in a child process ---------------------------------------------------
 
-def _serve(conn) -> None:
-    from fake_bot_api import FakeBotApi
-
+def _serve(conn, faithful: bool) -> None:
+    """The fake Bot API's process: answers sendMessage over loopback HTTP and, on each
+    ``(first, count)`` command from the pipe, tells how chats first..first+count-1 fared
+    (messages, duplicates, missing, unexpected) and the CPU seconds it used meanwhile."""
     async def main():
-        fake = FakeBotApi()
-        await fake.start()
-        conn.send((fake.token, fake.base_url))
+        if faithful:   # tests/fake_bot_api.py: every check and record (costs more CPU)
+            from fake_bot_api import FakeBotApi
+            fake = FakeBotApi()
+            await fake.start()
+            token, base_url = fake.token, fake.base_url
+
+            def received() -> Counter:
+                got = Counter(m["chat"]["id"] for m in fake.sent)
+                fake.sent.clear()
+                fake.calls.clear()
+                fake._messages.clear()
+                return got
+        else:
+            lean = LeanBotApi()
+            await lean.start()
+            token, base_url = lean.token, lean.base_url
+
+            def received() -> Counter:
+                got, lean.received = lean.received, Counter()
+                return got
+        conn.send((token, base_url))
         loop = asyncio.get_running_loop()
         cpu = time.process_time()
         while True:
@@ -73,10 +101,7 @@ def _serve(conn) -> None:
             if command == "stop":
                 break
             first, count = command           # "how did chats first..first+count-1 fare?"
-            got = Counter(m["chat"]["id"] for m in fake.sent)
-            fake.sent.clear()
-            fake.calls.clear()
-            fake._messages.clear()
+            got = received()
             expected = range(first, first + count)
             conn.send({"messages": sum(got.values()),
                        "duplicates": sum(n - 1 for n in got.values() if n > 1),
@@ -84,8 +109,81 @@ def _serve(conn) -> None:
                        "unexpected": sum(1 for chat in got if not first <= chat < first + count),
                        "cpu_s": time.process_time() - cpu})
             cpu = time.process_time()
-        await fake.stop()
+        if faithful:
+            await fake.stop()
     asyncio.run(main())
+
+
+class LeanBotApi:
+    """A lean fake of the Bot API for throughput runs, so that the fake is not what
+    limits them (tests/fake_bot_api.py checks and records everything, at about 0.14 ms of
+    CPU per message): plain asyncio, HTTP/1.1 with keep-alive and Content-Length bodies
+    (what aiohttp's client sends), ``getMe`` and ``sendMessage`` only, form or JSON
+    parameters; it counts the messages per chat (``received``) and answers each with a
+    Message as Telegram does."""
+
+    token = "123456:LEAN-bench-token"
+    _me = (b'{"ok":true,"result":{"id":123456,"is_bot":true,"first_name":"Bench",'
+           b'"username":"bench_bot","can_join_groups":true}}')
+    _message = ('{"ok":true,"result":{"message_id":%d,"from":{"id":123456,"is_bot":true,'
+                '"first_name":"Bench","username":"bench_bot"},"chat":{"id":%d,'
+                '"type":"private","first_name":"Subscriber"},"date":%d,"text":%s}}')
+
+    def __init__(self) -> None:
+        self.received: Counter = Counter()
+        self._next_id = 0
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: _LeanConnection(self), "127.0.0.1", 0)
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}/bot"
+
+    def answer(self, path: bytes, headers: bytes, body: bytes) -> tuple[int, bytes]:
+        """(HTTP status, JSON body) for one request."""
+        method = path.rsplit(b"/", 1)[-1].split(b"?", 1)[0].lower()
+        if not path.startswith(f"/bot{self.token}/".encode()):
+            return 401, b'{"ok":false,"error_code":401,"description":"Unauthorized"}'
+        if method == b"getme":
+            return 200, self._me
+        if method != b"sendmessage":
+            return 404, b'{"ok":false,"error_code":404,"description":"Not Found"}'
+        if b"application/json" in headers.lower():
+            params = {k: str(v) for k, v in json.loads(body).items()}
+        else:
+            params = dict(urllib.parse.parse_qsl(body.decode()))
+        chat = int(params["chat_id"])
+        self.received[chat] += 1
+        self._next_id += 1
+        return 200, (self._message % (self._next_id, chat, int(time.time()),
+                                      json.dumps(params.get("text", "")))).encode()
+
+
+class _LeanConnection(asyncio.Protocol):
+    def __init__(self, api: LeanBotApi) -> None:
+        self.api, self.buffer = api, b""
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while (end_of_head := self.buffer.find(b"\r\n\r\n")) >= 0:
+            head = self.buffer[:end_of_head]
+            match = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+            end = end_of_head + 4 + (int(match.group(1)) if match else 0)
+            if len(self.buffer) < end:
+                return
+            body, self.buffer = self.buffer[end_of_head + 4:end], self.buffer[end:]
+            status, payload = self.api.answer(head.split(b" ", 2)[1], head, body)
+            assert self.transport is not None
+            self.transport.write(b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
+                                 b"Content-Length: %d\r\n\r\n%s" % (status, len(payload), payload))
 
 
 # --- what a part costs: CPU seconds of processes, RSS ----------------------------------------
@@ -339,12 +437,16 @@ def main() -> int:
                         help="run N bot instances (processes) on one database instead")
     parser.add_argument("--concurrency", type=int, default=20,
                         help="messages in flight per instance in the multi-instance run")
+    parser.add_argument("--faithful-fake", action="store_true",
+                        help="answer with tests/fake_bot_api.py (every check, more CPU) "
+                             "instead of the lean fake Bot API")
     parser.add_argument("--no-tracemalloc", action="store_true",
                         help="measure the rate without tracemalloc (which slows Python "
                              "down about 2-3x); no memory figures")
     args = parser.parse_args()
     parent, child = mp.Pipe()
-    server = mp.get_context("spawn").Process(target=_serve, args=(child,), daemon=True)
+    server = mp.get_context("spawn").Process(target=_serve, args=(child, args.faithful_fake),
+                                             daemon=True)
     server.start()
     token, base_url = parent.recv()
     print("load average at the start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()), flush=True)

@@ -15,6 +15,8 @@ from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+_FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
 
 class AiohttpRequest(BaseRequest):
     """``telegram.request.BaseRequest`` over one ``aiohttp.ClientSession``.
@@ -89,17 +91,21 @@ class AiohttpRequest(BaseRequest):
         timeout = aiohttp.ClientTimeout(
             total=None, sock_read=read, sock_connect=connect,
             connect=None if connect is None or pool is None else connect + pool)
-        data: aiohttp.FormData | dict | None = None
-        if request_data is not None:
-            data = request_data.json_parameters
-            files = request_data.multipart_data if request_data.contains_files else None
-            if files:
-                form = aiohttp.FormData(data)
-                for name, (filename, content, mime) in files.items():
-                    form.add_field(name, content, filename=filename, content_type=mime)
-                data = form
+        data: aiohttp.FormData | bytes | None = None
+        headers = None
+        if request_data is not None and request_data.contains_files:
+            form = aiohttp.FormData(request_data.json_parameters)
+            for name, (filename, content, mime) in request_data.multipart_data.items():
+                form.add_field(name, content, filename=filename, content_type=mime)
+            data = form
+        elif request_data is not None:
+            # the form as PTB's own backend sends it, encoded directly (aiohttp's FormData
+            # builds a multipart writer, with a random boundary, for every request)
+            data = request_data.url_encoded_parameters().encode()
+            headers = _FORM
         try:
-            async with self._session.request(method, url, data=data, timeout=timeout) as res:
+            async with self._session.request(method, url, data=data, headers=headers,
+                                             timeout=timeout) as res:
                 return res.status, await res.read()
         except aiohttp.ConnectionTimeoutError as exc:
             raise TimedOut("Connect timeout: the request was not sent") from exc
