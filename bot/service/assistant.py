@@ -36,6 +36,7 @@ from bot.core.types import Choice, Context, Message, Reply
 from bot.i18n import SUPPORTED, _, language
 from bot.reload import KnowledgeHolder, ReloadResult, Version
 from bot.storage.conversations import ConversationState, ConversationStore, MemoryConversations, check_key
+from bot.storage.forget import Person, forget_person
 from bot.storage.models import MAX_CONVERSATION_CHARS, utc_now
 from bot.storage.store import Storage
 
@@ -249,7 +250,7 @@ class AssistantService:
         if command is not None:
             name, args = command
             if name in USER_COMMANDS:
-                return self._user_command(state, name, args, message.lang)
+                return self._user_command(state, name, args, message.lang, message.user_id)
             if name in ADMIN_COMMANDS and self.is_admin(channel, message.user_id):
                 return self._admin_command(state, name, args)
         else:
@@ -326,7 +327,8 @@ class AssistantService:
 
     # -- commands -------------------------------------------------------------------------
     def _user_command(self, state: ConversationState, name: str, args: list[str],
-                      asked_in: str | None = None) -> Reply:
+                      asked_in: str | None = None,
+                      user: str | None = None) -> Reply:
         lang = asked_in or state.language or state.reply_lang or "en"
         if name == "language":
             wanted = args[0].lower() if args else ""
@@ -339,7 +341,7 @@ class AssistantService:
         elif name == "unsubscribe":
             text = self.unsubscribe(state.channel, chat, state.conversation, lang=asked_in)
         else:
-            text = self.forget(state.channel, chat, state.conversation)
+            text = self.forget(state.channel, chat, state.conversation, user)
         return Reply(intent="command", text=text, lang=lang)
 
     def is_admin(self, channel: str, user_id: str | None) -> bool:
@@ -391,15 +393,27 @@ class AssistantService:
             return (_("You are unsubscribed: no more announcements will be sent to you.")
                     if done else _("You were not subscribed."))
 
-    def forget(self, channel: str, chat: str, conversation: str | None = None) -> str:
-        """Delete everything stored about the chat and the conversation: subscription,
-        deliveries, language preference and context; returns the confirmation (in the
-        language the conversation had)."""
+    def forget(self, channel: str, chat: str, conversation: str | None = None,
+               user: str | None = None) -> str:
+        """Delete or anonymise everything stored about the person, in every table
+        (:mod:`bot.storage.forget`): the chat's and the person's subscriptions and
+        deliveries, their conversations (language preference, context; in groups too),
+        and "admin <id>" in announcements and the knowledge version log; returns the
+        confirmation (in the language the conversation had).
+
+        Args:
+            channel, chat: the channel and the chat the request came from.
+            conversation: the conversation key (default ``chat``).
+            user: the person's id on the channel (Telegram user id; WeChat's OpenID and
+                the web chat's id are the conversation key, the default).
+        """
         conversation = conversation or chat
         lang = self._lang_for(channel, conversation)
+        key = self._key(conversation)
         if self.storage is not None:
-            self.storage.subscriptions.forget(channel, chat)
-        self.conversations.forget(channel, self._key(conversation))
+            forget_person(self.storage.engine, Person(
+                channel, user or conversation, chats=(chat,), conversations=(key,)))
+        self.conversations.forget(channel, key)
         with language(lang):
             return _("Everything stored about you has been deleted.")
 

@@ -3,8 +3,9 @@
 The schema itself is created and changed only by the Alembic revisions in
 ``bot/storage/migrations/versions`` (hand-written); these models must stay equal to what the
 revisions build. Every timestamp is UTC and timezone-aware in Python. The statistics tables
-hold no user id or chat id; only ``subscribers`` (people who asked for announcements) holds
-chat ids, and :meth:`bot.storage.subscriptions.Subscriptions.forget` erases them.
+hold no user id or chat id; ``subscribers`` and ``conversations`` hold chat and user ids,
+``announcements`` and ``knowledge_versions`` an admin's id ("admin 4242"): /forget removes
+or anonymises them, one rule per table in :mod:`bot.storage.forget` (a new table needs one).
 """
 from __future__ import annotations
 

@@ -273,9 +273,14 @@ async def _subscription(update: Update, context: Context, action: str) -> None:
     if chat is None or key is None:
         return
     service = service_of(context.application)
-    method = {"subscribe": service.subscribe, "unsubscribe": service.unsubscribe,
-              "forget": service.forget}[action]
-    await say(update, context, await asyncio.to_thread(method, CHANNEL, str(chat), key))
+    if action == "forget":
+        user = update.effective_user
+        text = await asyncio.to_thread(service.forget, CHANNEL, str(chat), key,
+                                       str(user.id) if user else None)
+    else:
+        method = service.subscribe if action == "subscribe" else service.unsubscribe
+        text = await asyncio.to_thread(method, CHANNEL, str(chat), key)
+    await say(update, context, text)
 
 
 async def on_subscribe(update: Update, context: Context) -> None:
