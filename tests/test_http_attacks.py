@@ -4,12 +4,14 @@ with a 4xx and no effect, while real visitors keep getting answers."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
 import pytest
+from fake_bot_api import free_tcp_port
 from test_wechat import serving
 
-from bot.channels import http
+from bot.channels import http, serve
 from bot.channels.web.app import create_app as web_app
 from bot.service import AssistantService
 
@@ -72,3 +74,42 @@ async def test_deeply_nested_json_to_the_web_chat_gets_400(web, depth):
                               headers={"Content-Type": "application/json"})
     assert response.status_code == 400 and response.json()["error"] == "bad_request"
     assert "Cai Bin" in await ask_web(web)
+
+
+# -- every server -------------------------------------------------------------------------
+@contextlib.asynccontextmanager
+async def production(app):
+    """``app`` served as ``forumbot web|wechat|webhook`` serve it (serve.server_for) on a
+    loopback port; yields the port."""
+    port = free_tcp_port()
+    server = serve.server_for(app)
+    task = asyncio.create_task(server.serve(sockets=[serve.bind("127.0.0.1", port)]))
+    while not server.started:
+        await asyncio.sleep(0.01)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def test_connections_that_never_finish_their_headers_are_closed(assistant, monkeypatch):
+    # slowloris: without a time limit on headers, MAX_CONNECTIONS such connections got
+    # every visitor 503 for as long as the attacker kept them open
+    monkeypatch.setattr(serve, "MAX_CONNECTIONS", 20)
+    monkeypatch.setattr(serve, "HEADER_TIMEOUT", 1.0)
+    message = json.dumps({"text": "who is cai bin"}).encode()
+    visit = ["POST /api/messages HTTP/1.1", "Host: 127.0.0.1",
+             "Content-Type: application/json", f"Content-Length: {len(message)}"]
+    async with production(web_app(AssistantService(assistant))) as port:
+        idle = [await asyncio.open_connection("127.0.0.1", port) for _ in range(20)]
+        for _, writer in idle:
+            writer.write(b"POST /api/messages HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        await asyncio.sleep(0.2)
+        assert await raw(port, visit, [message]) == 503  # all connections taken
+        closed = await asyncio.gather(*(asyncio.wait_for(reader.read(), 5)
+                                        for reader, _ in idle))
+        assert closed == [b""] * 20  # each closed by the server after HEADER_TIMEOUT
+        assert await raw(port, visit, [message]) == 200
+        for _, writer in idle:
+            writer.close()

@@ -117,6 +117,8 @@ async def test_bodies_over_one_mib_get_413(fake, webhook):
     (b"not json", "application/json", 400),
     (b"[1, 2]", "application/json", 400),
     (b"\xff\xfe{}", "application/json", 400),
+    (b'{"update_id": NaN}', "application/json", 400),      # not JSON, though Python reads it
+    (b'{"update_id": -Infinity}', "application/json", 400),
     (b'{"update_id": 1}', "text/plain", 415),
     # a JSON object PTB cannot decode (a message without chat and date): dropped, 200 so
     # that Telegram does not send it again

@@ -65,12 +65,12 @@ def json_object(body: bytes, max_depth: int = MAX_JSON_DEPTH) -> dict[str, Any]:
     """Return the JSON object ``body`` holds (UTF-8).
 
     Raises:
-        Refused: 400 when it is not UTF-8 JSON, not an object, or nests arrays and objects
-            deeper than ``max_depth`` (the parser itself gives up with RecursionError on
-            a deep enough one: that is a 400 too, never a 500).
+        Refused: 400 when it is not UTF-8 JSON (NaN and Infinity are not), not an object,
+            or nests arrays and objects deeper than ``max_depth`` (the parser itself gives
+            up with RecursionError on a deep enough one: that is a 400 too, never a 500).
     """
     try:
-        data = json.loads(body.decode("utf-8"))
+        data = json.loads(body.decode("utf-8"), parse_constant=_not_json)
     except (UnicodeDecodeError, ValueError):
         raise Refused(400, "the body is not UTF-8 JSON") from None
     except RecursionError:
@@ -80,6 +80,11 @@ def json_object(body: bytes, max_depth: int = MAX_JSON_DEPTH) -> dict[str, Any]:
     if _depth_over(data, max_depth):
         raise Refused(400, f"JSON nested deeper than {max_depth} levels")
     return data
+
+
+def _not_json(constant: str) -> None:
+    """NaN, Infinity and -Infinity: Python's parser takes them, JSON has no such values."""
+    raise ValueError(f"{constant} is not JSON")
 
 
 def _depth_over(data: object, limit: int) -> bool:

@@ -11,12 +11,52 @@ from collections.abc import Callable
 from typing import Any
 
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from bot.settings import ConfigError
 
 log = logging.getLogger(__name__)
 
 MAX_CONNECTIONS = 1000  # concurrent connections per server; more get 503 (bounded memory)
+HEADER_TIMEOUT = 10.0   # seconds a client may take to send a request's line and headers
+
+
+class HeaderTimeoutProtocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol with a time limit on each request's headers.
+
+    uvicorn starts no timer on a new connection until its first response: a client that
+    opens connections and never finishes its headers (slowloris) keeps them forever, and
+    MAX_CONNECTIONS of them get everyone else 503. Here a connection whose request line
+    and headers are not complete HEADER_TIMEOUT seconds after it opened (or after its
+    previous response) is closed. The body has its own limit (bot.channels.http).
+    """
+
+    _header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)  # type: ignore[arg-type]
+        self._arm_header_timer()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._arm_header_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+        super().connection_lost(exc)
+
+    def _arm_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+        self._header_timer = self.loop.call_later(HEADER_TIMEOUT, self._headers_late)
+
+    def _headers_late(self) -> None:
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            return  # the headers came: a request is being answered
+        if not self.transport.is_closing():
+            self.transport.close()
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -36,10 +76,11 @@ def bind(host: str, port: int) -> socket.socket:
 def server_for(app: Callable[..., Any]) -> uvicorn.Server:
     """A uvicorn Server for the ASGI ``app``: no access log (a request line can carry ids),
     no Server header, no proxy-header handling of its own (an app that trusts a proxy says
-    so itself), at most MAX_CONNECTIONS connections at once."""
+    so itself), at most MAX_CONNECTIONS connections at once, each closed when its headers
+    take longer than HEADER_TIMEOUT (:class:`HeaderTimeoutProtocol`)."""
     config = uvicorn.Config(app, log_config=None, access_log=False, server_header=False,
                             proxy_headers=False, timeout_graceful_shutdown=5,
-                            limit_concurrency=MAX_CONNECTIONS)
+                            limit_concurrency=MAX_CONNECTIONS, http=HeaderTimeoutProtocol)
     return uvicorn.Server(config)
 
 
