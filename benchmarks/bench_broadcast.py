@@ -320,8 +320,7 @@ def _instance(url: str, token: str, base_url: str, rate: float, concurrency: int
                 rss.append(_rss_mib())
         async with Bot(token, base_url=base_url, request=broadcast_request(concurrency)) as bot:
             worker = BroadcastWorker(engine, TelegramSender(bot, paid=True), worker_id=name,
-                                     rate_per_second=rate, concurrency=concurrency,
-                                     batch=2000)
+                                     rate_per_second=rate, concurrency=concurrency)
             await asyncio.to_thread(migrate, engine)   # connects; a no-op on a migrated one
             db_before = _backends_cpu_s(engine, f"bench-{name}")
             rss[0] = _rss_mib()

@@ -403,7 +403,7 @@ class BroadcastWorker:
                     conn.exec_driver_sql("ANALYZE deliveries, subscribers")
 
     def _claimable(self, now: datetime):
-        condition = sa.and_(_d.c.status == "pending", _a.c.status == "sending",
+        condition = sa.and_(_d.c.status == "pending",
                             sa.or_(_d.c.claimed_until.is_(None), _d.c.claimed_until <= now),
                             sa.or_(_s.c.next_send_at.is_(None), _s.c.next_send_at <= now))
         if self.channel is not None:
@@ -411,36 +411,43 @@ class BroadcastWorker:
         return condition
 
     def _claim(self) -> list[_Claimed]:
-        """Lease up to ``batch`` pending deliveries, at most one per chat. Per-chat pacing:
-        a chat is not claimed before its ``next_send_at`` (set when a message to it was
-        sent) nor, while several announcements are being sent, while another worker holds
-        a delivery to it."""
+        """Lease up to ``batch`` pending deliveries, at most one per chat, the earliest
+        announcement's first. Per-chat pacing: a chat is not claimed before its
+        ``next_send_at`` (set when a message to it was sent) nor, while several
+        announcements are being sent, while another worker holds a delivery to it."""
         now = self._now()
         with self.engine.begin() as conn:
             self._begin_write(conn)
             condition = self._claimable(now)
-            sending = conn.execute(sa.select(sa.func.count()).select_from(_a)
-                                   .where(_a.c.status == "sending")).scalar()
-            if sending and sending > 1:
+            sending: Sequence[str] = conn.execute(
+                sa.select(_a.c.id).where(_a.c.status == "sending")
+                .order_by(_a.c.send_at, _a.c.id)).scalars().all()
+            if len(sending) > 1:
                 other = _d.alias("other")
                 condition = sa.and_(condition, ~sa.exists().where(
                     other.c.subscriber_id == _d.c.subscriber_id,
                     other.c.status == "pending", other.c.claimed_by.is_not(None),
                     other.c.claimed_until > now))
-            query = (sa.select(_d.c.announcement_id, _d.c.subscriber_id, _d.c.attempts,
-                               _d.c.in_doubt, _s.c.chat_id, _s.c.language)
-                     .join(_s, _s.c.id == _d.c.subscriber_id)
-                     .join(_a, _a.c.id == _d.c.announcement_id)
-                     .where(condition)
-                     .order_by(_a.c.send_at, _d.c.announcement_id, _d.c.subscriber_id)
-                     .limit(self.batch))
-            if not self._sqlite:
-                query = query.with_for_update(skip_locked=True, of=_d)
-            rows, seen = [], set()
-            for r in conn.execute(query).all():
-                if r.subscriber_id not in seen:   # a second announcement waits its turn
-                    seen.add(r.subscriber_id)
-                    rows.append(r)
+            rows: list[sa.Row] = []
+            seen: set[int] = set()
+            for aid in sending:
+                # one announcement at a time, in subscriber order: PostgreSQL walks the
+                # (announcement, status, subscriber) index and stops after the batch,
+                # instead of reading and sorting every pending delivery for every batch
+                query = (sa.select(_d.c.announcement_id, _d.c.subscriber_id, _d.c.attempts,
+                                   _d.c.in_doubt, _s.c.chat_id, _s.c.language)
+                         .join(_s, _s.c.id == _d.c.subscriber_id)
+                         .where(_d.c.announcement_id == aid, condition)
+                         .order_by(_d.c.subscriber_id)
+                         .limit(self.batch - len(rows)))
+                if not self._sqlite:
+                    query = query.with_for_update(skip_locked=True, of=_d)
+                for r in conn.execute(query).all():
+                    if r.subscriber_id not in seen:   # a second announcement waits its turn
+                        seen.add(r.subscriber_id)
+                        rows.append(r)
+                if len(rows) >= self.batch:
+                    break
             if not rows:
                 return []
             conn.execute(sa.update(_d)
