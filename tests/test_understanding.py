@@ -133,6 +133,11 @@ def test_asking_if_it_is_a_person_is_not_the_in_person_fact(ask):
     ("qui est fan wei", "person:fan-xiaosheng", "Fan Wei"),
     ("xu lei presentation", "person:xu-xianming", "Xu Lei"),
     ("who is liu ming", "person:liu-fang", "Liu Ming"),
+    # a Moroccan surname beside another given name; a Chinese given name beside another
+    # surname (only one word of the real name found)
+    ("who is brini samira", "person:brini-jihane", "Brini Samira"),
+    ("chkoun hiya refki amal", "person:refki-ilham", "Refki Amal"),
+    ("appointment with dr wang jinbao", "person:li-jinbao", "Wang Jinbao"),
 ])
 def test_same_surname_other_given_name_is_not_the_same_person(ask, text, offered, written):
     reply = ask(text)
@@ -301,3 +306,20 @@ def test_next_year_in_a_doctor_request_is_not_the_next_forum(ask, text, lang):
     reply = ask(text)
     assert reply.intent == "doctor" and "specialty:obstetrics" in reply.ids
     assert "fact:unknown-editions" not in reply.ids and reply.lang == lang
+
+
+# -- a doctor request -------------------------------------------------------------------------------
+def test_a_topic_longer_than_the_specialty_word_in_it_picks_the_doctor(ask):
+    # "delivery" alone would be the obstetrics specialty; "bleed after delivery" is the topic
+    reply = ask("which doctor knows most about mothers who bleed after delivery")
+    assert reply.intent == "doctor" and "doctor:dr-cai-bin" in reply.ids
+    assert "doctor:dr-brini-jihane" not in reply.ids
+
+
+@pytest.mark.parametrize("text,person", [
+    ("the party official from Shanghai, what did he say", "person:qin-jing"),
+    ("Qu'a dit le directeur de l'hôpital Hassan II ?", "person:achibet-mustapha"),
+    ("賽達特省衛生廳的官員說了什麼？", "person:ait-el-khadir"),
+])
+def test_a_person_described_by_role_in_other_words(ask, text, person):
+    assert ask(text).ids[0] == person

@@ -76,12 +76,20 @@ class Triage:
     framed: bool = False
 
 
+# "and" + a short negation, written as one word (too short for the stems of _arabic_stems)
+_AND_NOT = frozenset({"وما", "ولا", "ولم", "ولن"})
+
+
 def split_darija_negation(units: Units) -> Units:
     """Return ``units`` with one-word Darija negations split: "ماكتنزفش" -> "ما", "كتنزف";
+    "وما" (and not) -> "ما";
     "makatnzefch" -> "ما", "katnzef" (Latin form: seven letters or more, so "match" stays;
     the negation is written in Arabic script, so French "ma" (my) is never read as one)."""
     out: Units = []
     for unit in units:
+        if unit in _AND_NOT:   # "وما بقاتش": "and" + a negation word, written as one
+            out.append(unit[1:])
+            continue
         if unit[0] not in "mم" or len(unit) < 5:
             out.append(unit)
             continue

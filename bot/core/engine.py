@@ -73,7 +73,7 @@ _I = TypeVar("_I", bound=_HasId)  # talks or doctors covering topics
 
 MAX_MESSAGE_CHARS = 1000   # longer messages are read up to here (a chat question is short)
 ANSWER_MIN = 0.55          # below this confidence the bot asks instead of answering
-CONFIDENT = 0.75           # a health question answered this surely is about the programme
+CONFIDENT = 0.9            # a health question answered this surely is about the programme
 AMBIGUITY_MARGIN = 0.05    # two entries closer than this on the same words: ask which
 MAX_PEOPLE = 3
 MAX_CHOICES = 4
@@ -429,9 +429,14 @@ class Assistant:
             if asks_talk and (topics or talks):
                 return self._checked(a, topics + talks, lang, "session")
             if doctor_cue or not shared:
-                others = [t for t in topics if not any(t.positions & s.positions
+                # a word that is a specialty and a topic ("midwife") counts once, as the
+                # specialty; a specialty that is only a word of a longer topic ("delivery"
+                # in "bleeding after delivery") gives way to the topic
+                others = [t for t in topics if not any(t.positions <= s.positions
                                                        for s in specialties)]
-                return self._checked(a, [*specialties, *others], lang, "doctor")
+                kept = [s for s in specialties
+                        if not any(s.positions < t.positions for t in others)]
+                return self._checked(a, [*kept, *others], lang, "doctor")
             return self._checked(a, topics + talks, lang, "session")
         if topics and doctor_cue and not asks_talk:
             return self._checked(a, topics, lang, "doctor")
@@ -583,7 +588,10 @@ class Assistant:
                 lo, hi = min(m.positions), max(m.positions)
                 return self._not_known(a, people, " ".join(
                     u.capitalize() for u in a.units[lo:hi + 1]), lang)
-            if len(name) < 2 or self._alias_length(m.alias) != 1:
+            # a one-word alias ("Brini"), or one word of a longer name found alone
+            # ("jinbao" of Li Jinbao in "wang jinbao")
+            if len(name) < 2 or (self._alias_length(m.alias) != 1 and
+                                 not (m.score < 1.0 and len(m.positions) == 1)):
                 continue
             at = min(m.positions)
             for i in (at + 1, at - 1, at + 2, at - 2):
@@ -867,11 +875,13 @@ def _other_chinese_name(written: list[str], name: list[str]) -> bool:
 
 def _name_like(word: str, name: str, distance: int) -> bool:
     """Whether an unknown word next to a known name part can be another name part: pinyin
-    beside a Chinese name ("li na"), anything after a name particle beside another name
-    ("jihane el amrani"); "big" in "a big fan of" is neither."""
+    beside a Chinese name ("li na"); beside another name, a word of three letters or more
+    ("brini samira") or anything after a name particle ("jihane el amrani"). The caller
+    has excluded the vocabulary's words and the words other entries explain ("brini
+    talk"), so "big" in "a big fan of" never gets here."""
     if all(_syllable_count(w) for w in name.lower().split()):
         return _syllable_count(word) > 0
-    return distance == 2
+    return distance == 2 or len(word) >= 3
 
 
 def _typo_of(word: str, own: frozenset[str]) -> bool:
