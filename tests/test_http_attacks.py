@@ -9,11 +9,14 @@ import json
 
 import pytest
 from fake_bot_api import free_tcp_port
-from test_wechat import serving
+from test_wechat import PLAIN, serving, text_xml
+from test_wechat import post as wechat_post
 
 from bot.channels import http, serve
 from bot.channels.web.app import create_app as web_app
+from bot.channels.wechat.app import create_app as wechat_app
 from bot.service import AssistantService
+from bot.storage import Storage
 
 
 async def raw(port: int, head: list[str], parts: list[bytes] = (), *, pause: float = 0.0,
@@ -113,3 +116,20 @@ async def test_connections_that_never_finish_their_headers_are_closed(assistant,
         assert await raw(port, visit, [message]) == 200
         for _, writer in idle:
             writer.close()
+
+
+# -- WeChat -------------------------------------------------------------------------------
+@pytest.mark.parametrize("sender", ["o" * 65, "o" * 20000, "o\nx", "o<b>", "用户"])
+async def test_a_sender_that_is_no_wechat_id_gets_400_not_500(assistant, tmp_path, sender):
+    # a FromUserName over 64 characters reached the database (subscribers.chat_id) and
+    # failed there with a 500 on /subscribe, /forget and every event
+    storage = Storage.open(f"sqlite:///{tmp_path}/wechat.sqlite3")
+    try:
+        async with serving(wechat_app(AssistantService(assistant, storage), PLAIN)) as client:
+            for text in ("/subscribe", "/forget", "who is cai bin"):
+                response = await wechat_post(client, text_xml(text, sender=sender))
+                assert response.status_code == 400, (text, response.text)
+            answer = await wechat_post(client, text_xml("/subscribe", msg_id="2"))
+    finally:
+        storage.close()
+    assert answer.status_code == 200 and storage.subscriptions.count_active("wechat") == 1

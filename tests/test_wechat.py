@@ -225,11 +225,11 @@ async def test_a_retried_event_without_msgid_is_answered_once(client, counting):
     assert first.content == second.content and counting.calls == 1
 
 
-async def test_sender_names_cannot_break_out_of_the_reply_cdata(client):
+async def test_sender_names_cannot_break_out_of_the_reply_cdata(client, counting):
+    # a FromUserName is an OpenID: anything else is refused before a reply is written
     sender = "o]]><MsgType>evil</MsgType><x><![CDATA[y"
-    reply = reply_fields(await post(client, text_xml("hello", sender=sender)))
-    assert reply["ToUserName"] == sender
-    assert reply["MsgType"] == "text"
+    response = await post(client, text_xml("hello", sender=sender))
+    assert response.status_code == 400 and counting.calls == 0
 
 
 # -- refusals -----------------------------------------------------------------------------

@@ -112,6 +112,9 @@ MENU_KEYS = frozenset({"sessions", "programme", "program", "speakers", "doctors"
 FIELDS = ("ToUserName", "FromUserName", "CreateTime", "MsgType", "MsgId", "Event", "Content",
           "Encrypt")
 TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9]{3,32}$")
+# OpenIDs are 28 characters of these, account ids "gh_" and 12 hex digits; 64 is the
+# longest chat id the database keeps (longer ones would fail there, with a 500)
+ACCOUNT_SHAPE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 AES_KEY_SHAPE = re.compile(r"^[A-Za-z0-9+/]{43}$")
 
 
@@ -225,6 +228,9 @@ class WeChatWebhook:
         except Refused as exc:
             return _refuse(request, exc)
         key = message_key(fields)
+        nonce = query.get("nonce") or ""
+        if not 0 < len(nonce) <= MAX_NONCE_CHARS:
+            return _refuse(request, Refused(403, "nonce missing or too long"))
         if not await asyncio.to_thread(self._first_use, query, key):
             return _refuse(request, Refused(403, "nonce already used by another message"))
         reply_xml = self.retries.get(key)
@@ -264,20 +270,19 @@ class WeChatWebhook:
         """Claim the query's (timestamp, nonce) for the message ``key``: False when another
         message used them first (a copied query with another body). Runs in a worker
         thread (the claim may wait on the database)."""
-        nonce = query.get("nonce") or ""
-        if not 0 < len(nonce) <= MAX_NONCE_CHARS:
-            return False
         digest = hmac.new(self.creds.token.encode(), key.encode("utf-8"),
                           hashlib.sha256).hexdigest()
-        return self.nonces.claim(int(query["timestamp"]), nonce, digest, self.replay_window)
+        return self.nonces.claim(int(query["timestamp"]), query["nonce"], digest,
+                                 self.replay_window)
 
     def _open(self, body: bytes, query) -> tuple[str, dict[str, str]]:
         """Return the message XML and its FIELDS, decrypted first in safe mode.
 
         Raises:
             Refused: 400 malformed, undecryptable, missing MsgType, FromUserName or
-                ToUserName, or MsgId or CreateTime not a number; 403 wrong msg_signature
-                or AppID.
+                ToUserName, either of them not shaped like a WeChat id (ACCOUNT_SHAPE), or
+                MsgId or CreateTime not a number of at most 20 digits; 403 wrong
+                msg_signature or AppID.
         """
         xml, fields = _parse(body)
         if self.crypto is not None:
@@ -300,8 +305,12 @@ class WeChatWebhook:
         if missing:
             raise Refused(400, f"{', '.join(missing)} missing")
         for name in ("MsgId", "CreateTime"):
-            if fields[name] and not (fields[name].isascii() and fields[name].isdigit()):
+            if fields[name] and not (fields[name].isascii() and fields[name].isdigit()
+                                     and len(fields[name]) <= 20):
                 raise Refused(400, f"{name} is not a number")
+        for name in ("FromUserName", "ToUserName"):  # an OpenID, the account's gh_ id
+            if not ACCOUNT_SHAPE.match(fields[name]):
+                raise Refused(400, f"{name} is not a WeChat id")
         return xml, fields
 
     async def _answer_once(self, key: str, message: BaseMessage, started: float) -> str:
