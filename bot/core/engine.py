@@ -114,8 +114,8 @@ class Assistant:
         self._topic_talks = _coverage(knowledge, [(t, t.topics) for t in knowledge.talks])
         self._topic_doctors = _coverage(knowledge, [(d, d.conditions) for d in knowledge.doctors])
         self.questions = QuestionWords(knowledge.vocabulary, self.index.units)
-        self._names: dict[str, tuple[list[str], frozenset[str]]] = {}
-        self._alias_lengths: dict[str, int] = {}
+        self._own_words: dict[str, frozenset[str]] = {}  # person id -> words of its names
+        self._text_units: dict[str, list[str]] = {}  # name or alias text -> its units
         # words the knowledge knows other than as parts of people's names: "hospital" next
         # to a surname is not a given name, "ming" (in Xu Xianming) may be
         self._words = self.index.stopwords | self.index.other_words
@@ -581,17 +581,21 @@ class Assistant:
             if m.description or m.heard:
                 continue
             person = self._entry(Person, m.key)
-            name, own = self._name_words(person)
             if m.score < 1.0 and not any(m.positions <= words for words in named) and \
-                    _other_chinese_name(
-                    [a.units[i] for i in sorted(m.positions)], name):
+                    _other_chinese_name([a.units[i] for i in sorted(m.positions)],
+                                        self._units_of(person.name)):
                 lo, hi = min(m.positions), max(m.positions)
                 return self._not_known(a, people, " ".join(
                     u.capitalize() for u in a.units[lo:hi + 1]), lang)
             # a one-word alias ("Brini"), or one word of a longer name found alone
-            # ("jinbao" of Li Jinbao in "wang jinbao")
-            if len(name) < 2 or (self._alias_length(m.alias) != 1 and
-                                 not (m.score < 1.0 and len(m.positions) == 1)):
+            # ("jinbao" of Li Jinbao in "wang jinbao"); the person's words are worked out
+            # only then (most mentions are whole names, and of 10,000 people most are met
+            # once)
+            if len(self._units_of(m.alias)) != 1 and \
+                    not (m.score < 1.0 and len(m.positions) == 1):
+                continue
+            name, own = self._units_of(person.name), self._words_of(person)
+            if len(name) < 2:
                 continue
             at = min(m.positions)
             for i in (at + 1, at - 1, at + 2, at - 2):
@@ -611,19 +615,20 @@ class Assistant:
                         u.capitalize() for u in a.units[lo:hi + 1]), lang)
         return None
 
-    def _alias_length(self, alias: str) -> int:
-        """How many matching units an alias text has (remembered: names recur)."""
-        length = self._alias_lengths.get(alias)
-        if length is None:
-            length = self._alias_lengths[alias] = len(self.index.units(alias))
-        return length
-
-    def _name_words(self, person: Person) -> tuple[list[str], frozenset[str]]:
-        """A person's name as matching units, and every word of its name and aliases."""
-        found = self._names.get(person.id)
+    def _units_of(self, text: str) -> list[str]:
+        """The matching units of a name or alias of the knowledge (remembered: the same
+        names come back, and a directory has too many to work out in advance)."""
+        found = self._text_units.get(text)
         if found is None:
-            found = self._names[person.id] = (self.index.units(person.name), frozenset(
-                w for alias in (person.name, *person.aliases) for w in self.index.units(alias)))
+            found = self._text_units[text] = self.index.units(text)
+        return found
+
+    def _words_of(self, person: Person) -> frozenset[str]:
+        """Every word of a person's name and aliases."""
+        found = self._own_words.get(person.id)
+        if found is None:
+            found = self._own_words[person.id] = frozenset(
+                w for alias in (person.name, *person.aliases) for w in self._units_of(alias))
         return found
 
     def _not_known(self, a: Analysis, people: list[Mention], written: str,
