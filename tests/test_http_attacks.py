@@ -133,3 +133,27 @@ async def test_a_sender_that_is_no_wechat_id_gets_400_not_500(assistant, tmp_pat
     finally:
         storage.close()
     assert answer.status_code == 200 and storage.subscriptions.count_active("wechat") == 1
+
+
+async def test_one_client_cannot_take_every_connection(assistant, monkeypatch):
+    # 1000 connections from one address (each refused 403 in a moment, or idle) got every
+    # other visitor 503: uvicorn counts all open connections against MAX_CONNECTIONS
+    monkeypatch.setattr(serve, "MAX_CONNECTIONS", 20)
+    monkeypatch.setattr(serve, "MAX_PER_ADDRESS", 5)
+    monkeypatch.setattr(serve, "UNLIMITED_ADDRESSES", frozenset())
+    message = json.dumps({"text": "who is cai bin"}).encode()
+    visit = (f"POST /api/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+             f"Content-Length: {len(message)}\r\n\r\n").encode() + message
+    async with production(web_app(AssistantService(assistant))) as port:
+        attacker = [await asyncio.open_connection("127.0.0.1", port) for _ in range(30)]
+        await asyncio.sleep(0.2)
+        refused = [await asyncio.wait_for(reader.read(), 5) for reader, _ in attacker[5:]]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port,
+                                                       local_addr=("127.0.0.2", 0))
+        writer.write(visit)
+        status = await asyncio.wait_for(reader.readline(), 10)
+        writer.close()
+        for _, attack in attacker:
+            attack.close()
+    assert all(r.startswith(b"HTTP/1.1 503") for r in refused)
+    assert status.startswith(b"HTTP/1.1 200")
