@@ -590,6 +590,26 @@ async def test_two_announcements_to_one_chat_are_a_second_apart(db, subs, clock,
     assert times["-42"][1] - times["-42"][0] >= timedelta(seconds=3)
 
 
+async def test_a_batch_that_outlasts_its_lease_keeps_it(db, subs, clock, sleep):
+    """Leases are checked by a read while they have long to run and renewed once half of
+    one has passed: 8 messages taking 3 s each under a 10 s lease, and another worker
+    looking in the middle finds nothing to take; every chat gets one message."""
+    chats = add_subscribers(subs, 8)
+    create_adhoc(db, "slow", "admin 1", clock=clock)
+    other = make_worker(db, FakeSender(), clock, sleep, worker_id="other")
+    taken: list = []
+
+    def after_send(chat, n):
+        clock.advance(seconds=3)
+        if n == 6:                      # 18 s after the claim: its 10 s lease was renewed
+            taken.extend(other._claim())
+    sender = FakeSender(after_send=after_send)
+    worker = make_worker(db, sender, clock, sleep, worker_id="slow", lease_seconds=10)
+    assert await worker.run_due() == 8
+    assert taken == []
+    assert sender.chats() == Counter({c: 1 for c in chats})
+
+
 async def test_a_chat_leased_by_one_worker_gets_no_second_announcement_from_another(
         db, subs, clock, sleep):
     """Two announcements at once: while worker a holds (leases) the first one's delivery

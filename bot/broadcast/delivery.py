@@ -16,10 +16,11 @@ How a pass (:meth:`BroadcastWorker.run_due`) works:
    outside any transaction, a chunk of ``concurrency`` messages at once: per chunk, one
    round trip reserves the chunk's tokens of the shared rate
    (:class:`~bot.broadcast.ratelimit.SharedRateLimiter`) and one re-checks that its
-   deliveries are still pending, still leased to this worker (renewing the leases once half
-   of a lease has passed) and their subscribers still active (an unsubscribe during a
-   broadcast takes effect at once); the chunk's results (``sent``, ``blocked``, ``failed``
-   ...) are written in one transaction while the next chunk is being sent.
+   deliveries are still pending, still leased to this worker and their subscribers still
+   active (an unsubscribe during a broadcast takes effect at once); once half of a lease has
+   passed, the leases of the rest of the batch are renewed with it. The chunk's results
+   (``sent``, ``blocked``, ``failed`` ...) are written in one transaction while the next
+   chunk is being sent.
 4. An announcement without pending deliveries left is marked ``done`` (by exactly one
    worker: a conditional ``UPDATE``) and ``on_finished`` gets its totals.
 
@@ -502,10 +503,9 @@ class BroadcastWorker:
 
     def _confirm(self, items: list[_Claimed], conn: Connection | None = None
                  ) -> list[_Claimed]:
-        """Check that ``items`` are still ours, pending, with an active subscriber (and
-        renew their leases once half of a lease has passed since the claim); settle those
-        whose subscriber left. Returns the ones to send. Runs on ``conn`` if given."""
-        now = self._now()
+        """Check, by a read, that ``items`` are still ours, pending, with an active
+        subscriber; settle those whose subscriber left. Returns the ones to send. Runs on
+        ``conn`` if given."""
         # the subscribers' ids twice over: PostgreSQL then reads only these rows of both
         # tables, whatever its statistics say
         mine = sa.and_(_of(items), _d.c.status == "pending", _d.c.claimed_by == self.worker_id,
@@ -515,13 +515,7 @@ class BroadcastWorker:
         keys = (_d.c.announcement_id, _d.c.subscriber_id)
         with transaction(self.engine, conn) as conn:
             self._fast_commit(conn)
-            query: sa.Executable
-            if any(i.leased_until - now < self.lease / 2 for i in items):
-                query = (sa.update(_d).where(mine).values(claimed_until=now + self.lease)
-                         .returning(*keys))
-            else:   # the lease has long to run: a read is enough (no row rewritten)
-                query = sa.select(*keys).where(mine)
-            renewed = {tuple(r) for r in conn.execute(query)}
+            renewed = {tuple(r) for r in conn.execute(sa.select(*keys).where(mine))}
             lost = [i for i in items if (i.announcement_id, i.subscriber_id) not in renewed]
             for item in lost:
                 status = conn.execute(sa.select(_s.c.status)
@@ -625,14 +619,21 @@ class BroadcastWorker:
                                 _d.c.claimed_by == self.worker_id, _d.c.status == "pending")
                          .values(claimed_by=None, claimed_until=None))
 
-    def _reserve(self, items: list[_Claimed]) -> tuple[Reservation, list[_Claimed]]:
+    def _reserve(self, items: list[_Claimed], renew: list[_Claimed] | None
+                 ) -> tuple[Reservation, list[_Claimed]]:
         """One thread hop per chunk: reserve rate tokens for up to ``len(items)`` sends,
-        then confirm that many (:meth:`_confirm`). Returns the reservation and the items to
-        send."""
+        renew the leases of ``renew`` (the rest of the batch) when given, then confirm the
+        items granted (:meth:`_confirm`). Returns the reservation and the items to send."""
         with self.engine.connect() as conn:
             reservation = self.limiter.reserve(len(items), self.lease_seconds / 4, conn)
             if not reservation.granted:
                 return reservation, []
+            if renew:
+                with transaction(self.engine, conn) as conn:
+                    self._fast_commit(conn)
+                    conn.execute(sa.update(_d).where(_of(renew), _d.c.status == "pending",
+                                                     _d.c.claimed_by == self.worker_id)
+                                 .values(claimed_until=self._now() + self.lease))
             return reservation, self._confirm(items[:reservation.granted], conn)
 
     async def _deliver(self, batch: list[_Claimed]) -> int:
@@ -641,10 +642,15 @@ class BroadcastWorker:
         # The results of a chunk are written while the next chunk is being sent (one write
         # in flight at a time): a database round trip does not stall the sending.
         writing: asyncio.Task | None = None
+        # the batch's leases are renewed, all at once, once half of a lease has passed
+        leased_until = min(i.leased_until for i in batch)
         try:
             while index < len(batch) and not self._stopping:
+                renew = None
+                if leased_until - self._now() < self.lease / 2:
+                    renew, leased_until = batch[index:], self._now() + self.lease
                 reservation, valid = await self._db(
-                    self._reserve, batch[index:index + self.concurrency])
+                    self._reserve, batch[index:index + self.concurrency], renew)
                 if not reservation.granted:
                     if reservation.paused:   # flood control: run_due waits, holding no lease
                         break
