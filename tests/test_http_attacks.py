@@ -14,6 +14,7 @@ from test_wechat import post as wechat_post
 
 from bot.channels import http, serve
 from bot.channels.web.app import create_app as web_app
+from bot.channels.web.history import MAX_CHARS
 from bot.channels.wechat.app import create_app as wechat_app
 from bot.service import AssistantService
 from bot.storage import Storage
@@ -77,6 +78,18 @@ async def test_deeply_nested_json_to_the_web_chat_gets_400(web, depth):
                               headers={"Content-Type": "application/json"})
     assert response.status_code == 400 and response.json()["error"] == "bad_request"
     assert "Cai Bin" in await ask_web(web)
+
+
+async def test_a_conversation_of_long_messages_keeps_a_bounded_transcript(web):
+    # 40 entries of 2,000-character messages per conversation, in 5,000 conversations,
+    # took 0.9 GiB of memory: the transcript keeps at most MAX_CHARS characters
+    for n in range(10):
+        await ask_web(web, f"{n} " + "谁讲了产后出血 " * 249)
+    await ask_web(web, "who is cai bin")
+    shown = (await web.get("/api/conversation")).json()["messages"]
+    size = sum(len(e.get("text", "")) + len(e.get("reply", {}).get("text", "")) for e in shown)
+    assert size <= MAX_CHARS
+    assert shown[-2] == {"role": "user", "text": "who is cai bin"}
 
 
 # -- every server -------------------------------------------------------------------------

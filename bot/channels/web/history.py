@@ -1,7 +1,9 @@
 """What each web conversation shows, so that a page reload (or a second tab) shows the
-same conversation: the last MAX_TURNS entries of the last MAX_CONVERSATIONS conversations,
-kept TTL seconds after their last message, in this process's memory only (the user's words
-are never written to disk or logs by the web channel).
+same conversation: the last MAX_TURNS entries, at most MAX_CHARS characters, of the last
+MAX_CONVERSATIONS conversations, kept TTL seconds after their last message, in this
+process's memory only (the user's words are never written to disk or logs by the web
+channel). The character budget bounds memory: 40 turns of 2,000-character messages in
+5,000 conversations took 0.9 GiB; with it, at most 5,000 x 8,000 characters.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from bot.channels.wechat.cache import RecentCache
 
 MAX_CONVERSATIONS = 5000
 MAX_TURNS = 40            # entries kept per conversation (a question and its answer are two)
+MAX_CHARS = 8000          # characters kept per conversation (texts and choice labels)
 TTL = 12 * 3600.0         # seconds a conversation is kept after its last message
 
 Entry = dict[str, Any]
@@ -31,9 +34,13 @@ class Transcripts:
         return list(self._cache.get(conversation) or [])
 
     def add(self, conversation: str, *entries: Entry) -> None:
-        """Append ``entries``, keeping the last MAX_TURNS, and refresh the conversation."""
-        kept = (self._cache.get(conversation) or []) + list(entries)
-        self._cache.put(conversation, kept[-MAX_TURNS:])
+        """Append ``entries``, keeping the last MAX_TURNS within MAX_CHARS characters (the
+        newest question and answer always), and refresh the conversation."""
+        kept = ((self._cache.get(conversation) or []) + list(entries))[-MAX_TURNS:]
+        size = sum(_chars(entry) for entry in kept)
+        while size > MAX_CHARS and len(kept) > len(entries):
+            size -= _chars(kept.pop(0))
+        self._cache.put(conversation, kept)
 
     def forget(self, conversation: str) -> None:
         """Drop everything shown in ``conversation`` (after /forget)."""
@@ -47,3 +54,12 @@ class Transcripts:
                 if choice["id"] == choice_id:
                     return str(choice["label"])
         return None
+
+
+def _chars(entry: Entry) -> int:
+    """Characters an entry holds: the user's text, or the reply's text and choice labels."""
+    if "reply" not in entry:
+        return len(str(entry.get("text", "")))
+    reply = entry["reply"]
+    return len(str(reply.get("text", ""))) + sum(len(str(c.get("label", "")))
+                                                 for c in reply.get("choices", ()))
