@@ -438,13 +438,12 @@ class MatchIndex:
         phrases = self._phrases(units)
         if not best and not phrases:
             return analysis
-        acc = self._accumulate(best)
-        if not self._named(acc) and any(len(self._posting(v)) > self.frequent_df
-                                        for v in best):
+        acc, common = self._accumulate(best)
+        if common and not self._named(acc):
             # the rare words alone named nothing ("preeclampsia in home births", every
             # word shared by a hundred talks; a rare typo's neighbour found instead): let
             # the rarest common word search too
-            acc = self._accumulate(best, widen=True)
+            self._widen(acc, best, common)
         scored: dict[str, Mention] = {}
         near: list[tuple[float, int]] = []
         held: list[tuple[float, int]] = []
@@ -578,20 +577,21 @@ class MatchIndex:
         mine = self._positions(rec, best)
         return any(i not in mine and units[i] not in self._cue_tokens for i in content)
 
-    def _accumulate(self, best: dict[str, tuple[float, frozenset[int]]],
-                    widen: bool = False) -> dict[int, float]:
+    def _accumulate(self, best: _Best) -> tuple[dict[int, float], list[str]]:
         """Sum, per alias record, the weights of its tokens found in the message.
 
         Tokens in more than ``frequent_df`` aliases (common surnames, "hospital") do not
-        generate candidates of their own, only add to those the rarer tokens found; with
-        ``widen`` (or when only cue words are rare) the rarest frequent token generates
-        too, so a message of common words still finds its entry.
+        generate candidates of their own, only add to those the rarer tokens found; when
+        only cue words are rare, the rarest frequent token generates too, so a message of
+        common words still finds its entry. Returns the sums and the frequent tokens that
+        did not generate, rarest first (for :meth:`_widen`).
         """
         postings = {v: self.postings.get(v) or self.heard_postings[v] for v in best}
         rare = [v for v in best if len(postings[v]) <= self.frequent_df]
         frequent = sorted((v for v in best if len(postings[v]) > self.frequent_df),
                           key=lambda v: len(postings[v]))
-        if frequent and (widen or all(v in self._cue_tokens for v in rare)):
+        promoted = bool(frequent) and all(v in self._cue_tokens for v in rare)
+        if promoted:
             rare += frequent[:1]
             frequent = frequent[1:]
         acc: dict[int, float] = defaultdict(float)
@@ -599,12 +599,26 @@ class MatchIndex:
             sim = best[vocab][0]
             for idx, weight in postings[vocab]:
                 acc[idx] += weight * sim
+        self._add_frequent(acc, best, frequent)
+        return acc, [] if promoted else frequent
+
+    def _add_frequent(self, acc: dict[int, float], best: _Best, frequent: list[str]) -> None:
+        """Add the weights of ``frequent`` tokens to the records already in ``acc``."""
         for vocab in frequent:
             sim = best[vocab][0]
             weights = self._frequent_weights(vocab)
             for idx in acc.keys() & weights.keys():  # set intersection, in C
                 acc[idx] += weights[idx] * sim
-        return acc
+
+    def _widen(self, acc: dict[int, float], best: _Best, frequent: list[str]) -> None:
+        """Let the rarest of the ``frequent`` tokens generate candidates too: add to
+        ``acc`` the records it reaches that the rare tokens did not (with the other
+        frequent tokens' weights); the records already there have its weight already."""
+        first, rest = frequent[0], frequent[1:]
+        sim = best[first][0]
+        found = {idx: weight * sim for idx, weight in self._posting(first) if idx not in acc}
+        self._add_frequent(found, best, rest)
+        acc.update(found)
 
     def _frequent_weights(self, vocab: str) -> dict[int, float]:
         """Posting of a frequent token as record -> weight, built on first use."""
