@@ -275,9 +275,12 @@ async def one_run(engine, conn, token, base_url, subscribers: int, rate: float,
 
     async def on_finished(rep):
         reports.append(rep)
-    async with Bot(token, base_url=base_url) as bot:
+    from bot.channels.telegram.subscribe import broadcast_request
+    concurrency = 1 if rate < 50 else int(rate / 25)   # as forumbot run sets it
+    async with Bot(token, base_url=base_url, request=broadcast_request(concurrency)) as bot:
         worker = BroadcastWorker(engine, TelegramSender(bot), worker_id="bench",
-                                 rate_per_second=rate, on_finished=on_finished)
+                                 rate_per_second=rate, concurrency=concurrency,
+                                 on_finished=on_finished)
         if trace:
             tracemalloc.start()
             tracemalloc.reset_peak()
