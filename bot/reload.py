@@ -51,7 +51,8 @@ class ReloadResult:
     """Outcome of one reload: ``ok``; the version serving afterwards; the problems found
     (errors when not ok, warnings otherwise); ``changed`` when a new version was swapped in;
     ``tests``: the admins' test questions (tests.yaml) the new version fails, each with the
-    answer of the version serving before (a version failing them is refused unless forced).
+    answer of the version serving before (a version failing them is refused unless forced);
+    ``busy`` when it was refused at once because another reload was running.
     """
 
     ok: bool
@@ -59,6 +60,7 @@ class ReloadResult:
     problems: list[Problem] = field(default_factory=list)
     changed: bool = False
     tests: list[Outcome] = field(default_factory=list)
+    busy: bool = False  # refused because another reload was running
 
 
 def git_commit(directory: Path) -> str | None:
@@ -176,7 +178,7 @@ class KnowledgeHolder:
             if self._attempt is not None:
                 future.set_result(ReloadResult(False, self._version, [Problem(
                     str(self.directory), message="another reload is still running; try "
-                    "again when it has finished")]))
+                    "again when it has finished")], busy=True))
                 return future
             attempt = self._attempt = _Attempt(future, trigger)
         timer = threading.Timer(self.time_limit, self._abandon, args=(attempt,))

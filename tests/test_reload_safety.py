@@ -11,12 +11,13 @@ import threading
 import time
 
 import pytest
+from edits import give_cai_bin_a_role
 from telegram_test import polling_bot, settings_for, text_of
 
 from bot import reload as reload_module
 from bot.core.types import Message
 from bot.reload import KnowledgeHolder
-from bot.service import AssistantService
+from bot.service import AssistantService, reload_in_thread
 
 ADMIN = 4242
 
@@ -42,14 +43,15 @@ async def bot(fake, knowledge_copy, tmp_path):
 class Stuck:
     """check_knowledge replaced by one that waits until ``release()`` (a slow disk)."""
 
-    def __init__(self, monkeypatch):
+    def __init__(self, monkeypatch, *, after_reading: bool = False):
         self.started, self.gate = threading.Event(), threading.Event()
         real = reload_module.check_knowledge
 
         def slow(*args, **kwargs):
+            found = real(*args, **kwargs) if after_reading else None
             self.started.set()
             self.gate.wait(30)
-            return real(*args, **kwargs)
+            return found if after_reading else real(*args, **kwargs)
         monkeypatch.setattr(reload_module, "check_knowledge", slow)
 
     def release(self) -> None:
@@ -143,6 +145,22 @@ def test_a_second_reload_while_one_runs_is_refused_at_once(knowledge_copy, monke
     stuck.release()
     assert not second.ok and "another reload is still running" in second.problems[0].message
     assert first.result(timeout=30).ok
+
+
+async def test_a_change_made_during_a_reload_is_loaded_after_it(knowledge_copy, monkeypatch):
+    service = AssistantService(KnowledgeHolder(knowledge_copy))
+    stuck = Stuck(monkeypatch, after_reading=True)
+    service.holder.start_reload("/reload by admin")
+    await asyncio.to_thread(stuck.started.wait, 10)  # it has read the folder already
+    give_cai_bin_a_role(knowledge_copy / "people.yaml", "Head of the Delivery Room")
+    watcher = asyncio.create_task(reload_in_thread(service, "file change", after_running=True))
+    await asyncio.sleep(1)
+    assert not watcher.done()  # it waits for the running reload instead of giving up
+    stuck.release()
+    result = await asyncio.wait_for(watcher, 30)
+    assert result.ok and result.serving.trigger == "file change"
+    assert "Head of the Delivery Room" in service.handle(
+        "web", "someone", Message("who is cai bin")).text
 
 
 # -- the service (WeChat's admins) --------------------------------------------------------

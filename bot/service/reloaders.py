@@ -20,13 +20,22 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OnResult = Callable[[ReloadResult, str], Awaitable[None]]
+BUSY_RETRY = 0.5  # seconds between tries while another reload runs
 
 
 async def reload_in_thread(service: AssistantService, trigger: str,
                            on_result: OnResult | None = None, *,
-                           force: bool = False) -> ReloadResult:
-    """Reload in a worker thread; then ``await on_result(result, report_text)``."""
-    result = await asyncio.to_thread(functools.partial(service.reload, trigger, force=force))
+                           force: bool = False, after_running: bool = False) -> ReloadResult:
+    """Reload in a worker thread; then ``await on_result(result, report_text)``.
+
+    With ``after_running`` (a file change, SIGHUP) a reload refused because another one
+    runs is tried again once that one has ended, so a change made meanwhile is not missed;
+    otherwise (an admin's /reload) the refusal is the result."""
+    reload = functools.partial(service.reload, trigger, force=force)
+    result = await asyncio.to_thread(reload)
+    while after_running and result.busy:
+        await asyncio.sleep(BUSY_RETRY)
+        result = await asyncio.to_thread(reload)
     if on_result is not None:
         try:
             await on_result(result, service.reload_report(result))
@@ -55,7 +64,7 @@ class Reloaders:
             return
         # the path is followed, not the inode: a deploy replacing the folder is seen too
         async for reason in watch_path(directory):
-            await reload_in_thread(self.service, reason, self.on_result)
+            await reload_in_thread(self.service, reason, self.on_result, after_running=True)
 
     def start(self, watch: bool) -> None:
         """Start the folder watcher (when ``watch`` and there is a folder) and the SIGHUP
@@ -66,7 +75,8 @@ class Reloaders:
         if hasattr(signal, "SIGHUP"):
             try:
                 loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(
-                    reload_in_thread(self.service, "SIGHUP", self.on_result)))
+                    reload_in_thread(self.service, "SIGHUP", self.on_result,
+                                     after_running=True)))
                 self._sighup = True
             except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
                 pass
