@@ -541,7 +541,7 @@ def main(argv: list[str] | None = None) -> int:
                                                settings.webhook_secret, settings.wechat_token,
                                                settings.wechat_encoding_aes_key)
               if s is not None]
-    if settings.database_url:  # SQLAlchemy and Alembic load only for commands that need them
+    if "@" in (settings.database_url or ""):  # a password: SQLAlchemy reads the URL
         from bot.storage.db import database_secrets
         secret += database_secrets(settings.database_url)
     logs.configure(settings.log_level, secret)
