@@ -111,6 +111,14 @@ def test_a_link_leaving_the_folder_is_refused(knowledge_copy, tmp_path):
                for p in result.problems)
 
 
+def test_a_loop_of_links_is_a_problem_not_a_crash(knowledge_copy):
+    holder = KnowledgeHolder(knowledge_copy)
+    (knowledge_copy / "loop.yaml").symlink_to("loop.yaml")
+    result = holder.reload("test")
+    assert not result.ok
+    assert any("loop.yaml" in p.file and "loop of links" in p.message for p in result.problems)
+
+
 def test_a_link_inside_the_folder_is_read(knowledge_copy):
     holder = KnowledgeHolder(knowledge_copy)
     (knowledge_copy / "shared").mkdir()

@@ -592,14 +592,19 @@ def read_plain_file(path: str | os.PathLike[str], limit: int) -> bytes:
     meanwhile is refused, not read). A reload therefore cannot wait forever on a pipe.
 
     Raises:
-        NotPlainFile: a named pipe, folder, device or socket, or a link leaving the folder.
+        NotPlainFile: a named pipe, folder, device or socket, a link leaving the folder or
+            a loop of links.
         OSError: the file cannot be read (missing, no permission).
     """
     given = Path(path)
     target = given
     info = os.lstat(given)
     if stat.S_ISLNK(info.st_mode):
-        target = given.resolve()
+        try:
+            target = given.resolve()
+        except RuntimeError:  # Python 3.11-3.12 raise this for a loop of links
+            raise NotPlainFile("it is a link that leads back to itself (a loop of links)"
+                               ) from None
         if not target.is_relative_to(given.parent.resolve()):
             raise NotPlainFile("it is a link to a file outside the knowledge folder: copy the "
                                "file into the folder instead")
