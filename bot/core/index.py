@@ -30,6 +30,7 @@ from rapidfuzz.distance import OSA
 from bot.knowledge.refs import CUE_PREFIX, key_kind
 
 from . import phonetic
+from .heard import Best, HeardNames
 from .normalize import is_han, normalize, tokenize
 from .normalize import units as split_units
 
@@ -48,9 +49,6 @@ NAME, CUE, DESCRIPTION = 0, 1, 2   # kinds of alias record
 MAX_NEAR = 6               # did-you-mean candidates kept per message
 SHORT_ALIAS = 3            # a one-word alias this short ("Fan", "Li") needs a short message
 LOOKUP_CACHE = 50_000     # distinct message tokens remembered
-PHONETIC_SIM = 0.9        # a name matched by sound from another script is never certain
-# token -> (best similarity, message positions) of the tokens a message reached
-_Best = dict[str, tuple[float, frozenset[int]]]
 
 
 class AliasRecord(NamedTuple):
@@ -202,8 +200,10 @@ class MatchIndex:
         other_words: every token of the aliases of other entries and of cues ("hospital"
             next to a surname is no given name).
         heard_postings: the sound-alike forms of Latin names (pinyin "@xu-xian-ming",
-            consonant skeletons "#jhn"), apart from ``postings``: only a message with Han
-            or Arabic script reaches them, so they cost Latin messages nothing.
+            consonant skeletons "#jhn", "#k" for a name word of one consonant), apart from
+            ``postings``: only a message with Han or Arabic script reaches them, so they
+            cost Latin messages nothing.
+        heard: the search of names written in another script (:mod:`bot.core.heard`).
     Build cost is linear in the number of aliases; benchmarks/bench_matcher.py measures it.
     """
 
@@ -294,6 +294,7 @@ class MatchIndex:
             for t, w in zip(sounds, weights):
                 heard_postings[t].append((idx, w))
         self.heard_postings = dict(heard_postings)
+        self.heard_start = len(raw)  # records from here on are sound-alike forms
         self.records = records
         # flat per-record arrays for the hot loop of analyse()
         self._inverse_total = [1.0 / r.total for r in records]
@@ -323,6 +324,7 @@ class MatchIndex:
                                       if t[0] == phonetic.PINYIN_MARK)
         self.pinyin_prefixes = frozenset(p for t in self.pinyin_names
                                          for p in phonetic.pinyin_prefixes(t))
+        self.heard = HeardNames(self, _deletes)  # its tables are built on first use
 
     # -- message side -------------------------------------------------------------------
     def units(self, text: str) -> list[str]:
@@ -434,11 +436,13 @@ class MatchIndex:
                 # bigrams alone would never find it
                 if unit in self._cue_tokens and is_han(unit[0]) and unit not in best:
                     best[unit] = (1.0, frozenset((i,)))
-            self._heard(units, content, best)
+            weak = self.heard.find(units, content, best)
+        else:
+            weak = frozenset()
         phrases = self._phrases(units)
         if not best and not phrases:
             return analysis
-        acc, common = self._accumulate(best)
+        acc, common = self._accumulate(best, weak)
         if common and not self._named(acc):
             # the rare words alone named nothing ("preeclampsia in home births", every
             # word shared by a hundred talks; a rare typo's neighbour found instead): let
@@ -454,6 +458,8 @@ class MatchIndex:
         for idx, total in acc.items():
             score = round(total * inverse[idx], 6)  # 0.9999999999 is a full match too
             if score < DESCRIPTION_PREFILTER:
+                continue
+            if idx >= self.heard_start and self.heard.faint(records[idx], best, content):
                 continue
             kind = kinds[idx]
             if kind == NAME and NEAR_MIN <= score < MENTION_MIN:  # most candidates
@@ -501,54 +507,14 @@ class MatchIndex:
         analysis._near = lambda: self._near_mentions(near, best, found)
         return analysis
 
-    def _heard(self, units: list[str], content: frozenset[int],
-               best: dict[str, tuple[float, frozenset[int]]]) -> None:
-        """Add to ``best`` the names written in another script: runs of Chinese characters
-        that read as a pinyin name, Arabic words whose skeleton is a name's (only words
-        the knowledge does not already know, so "حمل" stays pregnancy)."""
-        run: list[int] = []
-        for i in [*range(len(units)), len(units)]:
-            if i < len(units) and is_han(units[i][0]):
-                run.append(i)
-                continue
-            if len(run) >= phonetic.MIN_SYLLABLES and self.pinyin_names:
-                chars = [units[j] for j in run]
-                for token, start, end in phonetic.han_names(chars, self.pinyin_names,
-                                                            self.pinyin_prefixes):
-                    if token not in best:
-                        best[token] = (PHONETIC_SIM, frozenset(run[start:end]))
-            run = []
-            if i < len(units) and i in content and phonetic.is_arabic(units[i]) \
-                    and units[i] not in self.known_words:
-                skeleton = self._skeleton_name(units[i])
-                if skeleton:
-                    old = best.get(skeleton)
-                    if old is None:
-                        best[skeleton] = (PHONETIC_SIM, frozenset((i,)))
-                    else:  # the same name's skeleton twice: both words are that name
-                        best[skeleton] = (old[0], old[1] | {i})
-
-    def _skeleton_name(self, word: str) -> str | None:
-        """The skeleton token of a name an Arabic word can spell: same consonants, and its
-        written long vowels where the Latin name has vowels. The tokenizer drops a leading
-        "ال", which may belong to the name (إلهام), so both spellings are tried."""
-        for spelled in (word, "ال" + word):
-            skeleton, slots = phonetic.arabic_shape(spelled)
-            token = phonetic.skeleton_token(skeleton)
-            if token and token in self.heard_postings and any(
-                    phonetic.vowels_fit(slots, latin)
-                    for latin in self.skeleton_vowels.get(token, ())):
-                return token
-        return None
-
-    def _mention(self, rec: AliasRecord, score: float, best: _Best, content: frozenset[int],
+    def _mention(self, rec: AliasRecord, score: float, best: Best, content: frozenset[int],
                  scored: dict[str, Mention], held: list[tuple[float, int]], idx: int,
                  units: list[str]) -> bool:
         """Record a matched alias in ``scored`` and return True; or in ``held`` and return
         False when it is a lone short name in a longer message ("I am a big fan of this
         forum" is not about Fan Xiaosheng)."""
         if not rec.key.startswith(CUE_PREFIX) and (
-                (len(rec.tokens) == 1 and len(rec.tokens[0]) <= SHORT_ALIAS
+                (len(rec.tokens) == 1 and len(rec.tokens[0]) <= SHORT_ALIAS and not rec.heard
                  and len(content) > 2 and rec.tokens[0].isascii()
                  and key_kind(rec.key) == "person")
                 or self._function_words_only(rec, best, content, units)):
@@ -567,7 +533,7 @@ class MatchIndex:
             scored[rec.key] = mention
         return True
 
-    def _function_words_only(self, rec: AliasRecord, best: _Best, content: frozenset[int],
+    def _function_words_only(self, rec: AliasRecord, best: Best, content: frozenset[int],
                              units: list[str]) -> bool:
         """True when a name alias made only of function words ("Li" is Darija "who/that",
         "He", "Ma") meets a message that says more than the name: other content words
@@ -577,32 +543,38 @@ class MatchIndex:
         mine = self._positions(rec, best)
         return any(i not in mine and units[i] not in self._cue_tokens for i in content)
 
-    def _accumulate(self, best: _Best) -> tuple[dict[int, float], list[str]]:
+    def _accumulate(self, best: Best, weak: frozenset[str] = frozenset()
+                    ) -> tuple[dict[int, float], list[str]]:
         """Sum, per alias record, the weights of its tokens found in the message.
 
         Tokens in more than ``frequent_df`` aliases (common surnames, "hospital") do not
         generate candidates of their own, only add to those the rarer tokens found; when
         only cue words are rare, the rarest frequent token generates too, so a message of
-        common words still finds its entry. Returns the sums and the frequent tokens that
-        did not generate, rarest first (for :meth:`_widen`).
+        common words still finds its entry. ``weak`` tokens (a name word of one consonant
+        heard from Arabic, "كاي" for Cai) never generate. Returns the sums and the
+        frequent tokens that did not generate, rarest first (for :meth:`_widen`).
         """
         postings = {v: self.postings.get(v) or self.heard_postings[v] for v in best}
-        rare = [v for v in best if len(postings[v]) <= self.frequent_df]
-        frequent = sorted((v for v in best if len(postings[v]) > self.frequent_df),
-                          key=lambda v: len(postings[v]))
+        rare = [v for v in best if len(postings[v]) <= self.frequent_df and v not in weak]
+        frequent = sorted((v for v in best if len(postings[v]) > self.frequent_df
+                           and v not in weak), key=lambda v: len(postings[v]))
         promoted = bool(frequent) and all(v in self._cue_tokens for v in rare)
         if promoted:
             rare += frequent[:1]
             frequent = frequent[1:]
+        if weak:
+            frequent += sorted(weak & best.keys())
         acc: dict[int, float] = defaultdict(float)
         for vocab in rare:
             sim = best[vocab][0]
             for idx, weight in postings[vocab]:
                 acc[idx] += weight * sim
         self._add_frequent(acc, best, frequent)
+        if weak:
+            self._add_frequent(acc, best, sorted(weak & best.keys()))
         return acc, [] if promoted else frequent
 
-    def _add_frequent(self, acc: dict[int, float], best: _Best, frequent: list[str]) -> None:
+    def _add_frequent(self, acc: dict[int, float], best: Best, frequent: list[str]) -> None:
         """Add the weights of ``frequent`` tokens to the records already in ``acc``."""
         for vocab in frequent:
             sim = best[vocab][0]
@@ -610,7 +582,7 @@ class MatchIndex:
             for idx in acc.keys() & weights.keys():  # set intersection, in C
                 acc[idx] += weights[idx] * sim
 
-    def _widen(self, acc: dict[int, float], best: _Best, frequent: list[str]) -> None:
+    def _widen(self, acc: dict[int, float], best: Best, frequent: list[str]) -> None:
         """Let the rarest of the ``frequent`` tokens generate candidates too: add to
         ``acc`` the records it reaches that the rare tokens did not (with the other
         frequent tokens' weights); the records already there have its weight already."""
@@ -638,10 +610,10 @@ class MatchIndex:
         return any(kinds[i] == NAME and total * inverse[i] >= MENTION_MIN
                    for i, total in acc.items())
 
-    def _positions(self, rec: AliasRecord, best: _Best) -> frozenset[int]:
+    def _positions(self, rec: AliasRecord, best: Best) -> frozenset[int]:
         return frozenset().union(*[best[t][1] for t in rec.tokens if t in best])
 
-    def _near_mentions(self, near: list[tuple[float, int]], best: _Best, found: set[str]
+    def _near_mentions(self, near: list[tuple[float, int]], best: Best, found: set[str]
                        ) -> list[Mention]:
         """The best partial matches, one per entry, for "did you mean"."""
         out: dict[str, Mention] = {}
@@ -661,7 +633,9 @@ def _sound_alike(units: list[str]) -> list[tuple[str, ...]]:
     if token:
         out.append((token,))
     skeletons = {s for s in map(phonetic.word_skeleton, units) if s}
-    if skeletons:
+    # a word of one consonant ("Cai" -> "#k") names nobody alone, but counts beside the
+    # others: "كاي بين" is all of Cai Bin, not "Bin" and an unknown word
+    if not all(map(phonetic.is_companion, skeletons)):
         out.append(tuple(sorted(skeletons)))
     return out
 

@@ -14,7 +14,8 @@ brought to a common form:
   ones are written with ا و ي, which Latin spellings render as a, ou, i, e...; so vowels,
   semivowels and ʿayn are dropped on both sides, and the consonants that transliterations
   confuse are merged into one class (ق ك خ / q k kh -> K; ش س ص / ch sh s -> S; ...).
-  "جيهان بريني" and "Jihane Brini" both become JHN BRN.
+  "جيهان بريني" and "Jihane Brini" both become JHN BRN. A word of one consonant ("Cai"
+  -> K) only completes the other words of its name ("كاي بين"): alone it matches anything.
 
 Tables are built once, when this module is imported (pypinyin's character table is loaded
 then; its phrase table is not needed, since every reading is wanted).
@@ -35,7 +36,9 @@ PINYIN_MARK = "@"     # prefix of a pinyin name token in the index ("@xu-xian-mi
 SKELETON_MARK = "#"   # prefix of a consonant-skeleton token ("#jhn")
 MIN_SYLLABLES = 2
 MAX_SYLLABLES = 5
-MIN_SKELETON = 2      # a skeleton of one consonant ("El" -> L) would match anything
+MIN_SKELETON = 2      # a skeleton of one consonant ("Cai" -> K) would match anything alone
+MIN_HEARD = 3         # consonants a name heard from another script needs, unless alone
+ARTICLES = frozenset({"el", "al"})  # written joined in Arabic (الحمزاوي), dropped in Chinese
 
 _INITIALS = ("zh", "ch", "sh", "b", "p", "m", "f", "d", "t", "n", "l", "g", "k", "h", "j",
              "q", "x", "r", "z", "c", "s", "y", "w")
@@ -193,9 +196,20 @@ def latin_skeleton(word: str) -> str:
 
 @lru_cache(maxsize=100_000)
 def word_skeleton(word: str) -> str | None:
-    """The skeleton token of a normalised Latin word ("hamzaoui" -> "#hmz"), None when
-    too short to identify (cached: names share their words)."""
-    return skeleton_token(latin_shape(word)[0])
+    """The skeleton token of a normalised Latin name word ("hamzaoui" -> "#hmz"; cached:
+    names share their words). A word of one consonant ("cai" -> "#k") gets one too, a
+    companion (:func:`is_companion`): too short to name anyone alone, it counts beside
+    the other words of its name ("كاي بين" for Cai Bin). None for vowel-only words and
+    the article "El" (Arabic writes it joined to the next word: it never stands alone)."""
+    skeleton = latin_shape(word)[0]
+    if not skeleton or (len(skeleton) == 1 and word in ARTICLES):
+        return None
+    return SKELETON_MARK + skeleton
+
+
+def is_companion(token: str) -> bool:
+    """True when ``token`` is a skeleton token shorter than MIN_SKELETON ("#k")."""
+    return len(token) <= MIN_SKELETON and token[0] == SKELETON_MARK
 
 
 def arabic_skeleton(word: str) -> str:
@@ -211,8 +225,9 @@ def vowels_fit(arabic: frozenset[int], latin: frozenset[int]) -> bool:
 
 
 def skeleton_token(skeleton: str) -> str | None:
-    """Return the index token of a skeleton, None when it is too short to identify."""
-    return SKELETON_MARK + skeleton if len(skeleton) >= MIN_SKELETON else None
+    """Return the index token of a skeleton, None when empty (a skeleton shorter than
+    MIN_SKELETON is a companion: see :func:`word_skeleton`)."""
+    return SKELETON_MARK + skeleton if skeleton else None
 
 
 def is_arabic(word: str) -> bool:
@@ -222,4 +237,5 @@ def is_arabic(word: str) -> bool:
 
 __all__ = ["pinyin_token", "han_names", "pinyin_prefixes", "latin_skeleton", "latin_shape",
            "word_skeleton", "arabic_skeleton", "arabic_shape", "vowels_fit", "skeleton_token",
-           "is_arabic", "syllables", "readings"]
+           "is_arabic", "syllables", "readings", "is_companion",
+           "MIN_HEARD", "ARTICLES"]
