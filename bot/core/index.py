@@ -17,7 +17,6 @@ How a message is matched (and why it is fast at 10,000 doctors):
 """
 from __future__ import annotations
 
-import heapq
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -72,9 +71,8 @@ class AliasRecord(NamedTuple):
         return key_kind(self.key)
 
 
-@dataclass(frozen=True, slots=True)
-class Mention:
-    """An entry (or cue) found in a message.
+class Mention(NamedTuple):
+    """An entry (or cue) found in a message (a named tuple: a message makes a dozen).
 
     Attributes:
         key: "kind:id" of the entry.
@@ -617,7 +615,7 @@ class MatchIndex:
                        ) -> list[Mention]:
         """The best partial matches, one per entry, for "did you mean"."""
         out: dict[str, Mention] = {}
-        for score, idx in heapq.nlargest(MAX_NEAR * 3, near):
+        for score, idx in sorted(near, reverse=True)[:MAX_NEAR * 3]:  # = heapq.nlargest
             rec = self.records[idx]
             if rec.key not in found and rec.key not in out and len(out) < MAX_NEAR:
                 out[rec.key] = Mention(rec.key, rec.text, round(score, 4),
