@@ -560,8 +560,6 @@ class MatchIndex:
         if promoted:
             rare += frequent[:1]
             frequent = frequent[1:]
-        if weak:
-            frequent += sorted(weak & best.keys())
         acc: dict[int, float] = defaultdict(float)
         for vocab in rare:
             sim = best[vocab][0]
