@@ -218,7 +218,7 @@ class HeardNames:
 
     def _transcribed(self, units: list[str], content: frozenset[int], best: Best) -> None:
         """Read runs of transcription characters that nothing else explains as Latin names'
-        consonants ("艾特哈迪尔" -> TKDL ~ "Ait (El) Khadir"): every stretch of three
+        consonants ("艾特哈迪尔" -> THDL ~ "Ait (El) Khadir"): every stretch of three
         characters or more is compared, and the best readings that do not overlap are kept
         (exact before close, longer before shorter); a close reading scores lower."""
         covered = frozenset().union(*(p for _, p in best.values()))
