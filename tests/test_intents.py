@@ -362,3 +362,13 @@ def test_a_name_between_two_people_is_asked_about(ask):
     reply = ask("dr li fang")
     assert reply.intent == "fallback"
     assert "person:liu-fang" in {c.id for c in reply.choices}
+
+
+def test_the_speakers_list_leaves_out_people_only_in_the_directory(knowledge):
+    # an imported directory adds people who never spoke at the forum
+    extra = knowledge.people[0].model_copy(update={"id": "nadia-example", "name": "Nadia Example",
+                                                   "aliases": [], "role": None})
+    assistant = Assistant(knowledge.model_copy(update={"people": [*knowledge.people, extra]}))
+    reply = assistant.reply(Message("/speakers"))
+    assert "Cai Bin" in reply.text and "Liu Fang" in reply.text
+    assert "Nadia Example" not in reply.text and "person:nadia-example" not in reply.ids

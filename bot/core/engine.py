@@ -767,8 +767,9 @@ class Assistant:
                                choices=tuple(Choice(str(t.ref), render.label(
                                    self.k, str(t.ref))) for t in talks))
         if target == "list:speakers":
+            talk_people, others = render.forum_people(self.k)
             return self._reply("speaker", render.speakers(self.k), lang, confidence=conf,
-                               ids=tuple(str(p.ref) for p in self.k.people),
+                               ids=tuple(str(p.ref) for p in [*others, *talk_people]),
                                choices=tuple(Choice(ref_key("person", t.speaker), render.person_name(
                                    self.k, t.speaker)) for t in self.k.talks))
         if target == "list:doctors":

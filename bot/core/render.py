@@ -232,13 +232,23 @@ def programme(k: Knowledge) -> str:
             + "\n".join(talk_line(k, t) for t in talks) + "\n" + date_sentence(k.event))
 
 
-def speakers(k: Knowledge) -> str:
-    """Return the speakers of the talks, then the other people of the opening and closing."""
+def forum_people(k: Knowledge) -> tuple[list[Person], list[Person]]:
+    """Return (the talks' speakers in programme order, the other people the facts name:
+    the opening and closing). People only in the Find a Doctor directory are in neither."""
     talk_people = [k.get("person", t.speaker) for t in sorted(k.talks, key=lambda t: t.order)]
+    # ids, not models: comparing pydantic models field by field is slow with many people
+    listed = {p.id for p in talk_people}
+    named = dict.fromkeys(pid for f in k.facts for pid in f.people if pid not in listed)
+    return talk_people, [k.get("person", pid) for pid in named]
+
+
+def speakers(k: Knowledge) -> str:
+    """Return the speakers of the talks, then the other people of the opening and closing
+    (:func:`forum_people`)."""
+    talk_people, others = forum_people(k)
     lines = [_("Speakers of the expert talks:")]
     lines += [f"- {p.name}" + (f" ({localized(p.title)})" if p.title else "")
               for p in talk_people]
-    others = [p for p in k.people if p not in talk_people]
     if others:
         lines.append(_("Also at the opening and closing: {names}.").format(
             names=listing(p.name for p in others)))
