@@ -323,3 +323,10 @@ def test_a_topic_longer_than_the_specialty_word_in_it_picks_the_doctor(ask):
 ])
 def test_a_person_described_by_role_in_other_words(ask, text, person):
     assert ask(text).ids[0] == person
+
+
+# -- Chinese typed as pinyin, without characters ----------------------------------------------------
+def test_pinyin_question_words_make_the_reply_chinese(ask):
+    reply = ask("shei jiang le chanhou chuxue")
+    assert "talk:talk-postpartum-hemorrhage" in reply.ids and reply.lang == "zh"
+    assert ask("who is cai bin").lang == "en"   # a name alone is no pinyin sentence

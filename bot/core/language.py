@@ -88,6 +88,10 @@ class LanguageDetector:
         self.ar_function = {w for w in ar if not w.isascii()}
         self.zh_function = {"".join(tokenize(s)) for s in
                             [*stopwords.get("zh", []), *markers.get("zh", [])]} - {""}
+        # Chinese typed as pinyin without characters ("cai bin shi shui"): the Latin-letter
+        # words under "zh" that no other language uses, and no name uses
+        self.pinyin = ({w for w in words("zh") if w.isascii()} - en - fr - ar
+                       - set(name_words))
 
     def detect(self, text: str) -> str:
         """Return the language code of ``text`` ("en", "fr", "ar" or "zh"); "en" when
@@ -133,4 +137,7 @@ class LanguageDetector:
         latin_lang, latin_score = ("fr", fr) if fr > en else ("en", en)
         if darija and darija >= latin_score:  # no English speaker types "chkoun"; Darija
             latin_lang, latin_score = "ar", darija  # speakers do say "hello", "merci"
+        pinyin = sum(w in self.pinyin for w in words)
+        if pinyin > latin_score:  # "shei jiang le ...": answered in Chinese characters
+            latin_lang, latin_score = "zh", pinyin
         return latin_lang, latin_score
