@@ -390,13 +390,12 @@ class Assistant:
             # need teamwork" asks why the forum was held)
             topics = []
             talks = [t for t in talks if not t.description]
-        asked = self.questions.kinds(a.units)
         unknown = [m for m in facts if self._entry(Fact, m.key).unknown]
         if unknown and not (people or specialties or self._about_forum(a)):
             facts = [m for m in facts if m not in unknown]  # "the price of bitcoin"
             if not facts and not topics and not talks:
                 return self._ask(a, [], lang, 0.0)
-        elif unknown and self._unknown_asked(a, facts, unknown, asked):
+        elif unknown and self._unknown_asked(a, facts, unknown, self.questions.kinds(a.units)):
             if topics:
                 # the price of a caesarean is not the forum's: not this bot's to answer
                 return self._ask(a, [], lang, 0.0)
@@ -442,6 +441,9 @@ class Assistant:
             return self._checked(a, topics, lang, "doctor")
         if topics or talks:
             return self._checked(a, topics + talks, lang, "session")
+        # the question words pick among facts: a message naming a person or a talk (most
+        # messages) returned above without them
+        asked = self.questions.kinds(a.units)
         if facts:
             chosen = _ambiguous_or_best(a, self._asked_facts(facts, asked),
                                         self._weak(a))
@@ -591,8 +593,8 @@ class Assistant:
             # ("jinbao" of Li Jinbao in "wang jinbao"); the person's words are worked out
             # only then (most mentions are whole names, and of 10,000 people most are met
             # once)
-            if len(self._units_of(m.alias)) != 1 and \
-                    not (m.score < 1.0 and len(m.positions) == 1):
+            if not (m.score < 1.0 and len(m.positions) == 1) and \
+                    len(self._units_of(m.alias)) != 1:
                 continue
             name, own = self._units_of(person.name), self._words_of(person)
             if len(name) < 2:
@@ -846,15 +848,14 @@ def _ambiguous_or_best(a: Analysis, mentions: list[Mention],
     a mention found only through ``weak`` positions (words true of the whole forum) counts
     CONTEXT_WEIGHT as much, so "online" does not outweigh "how many people".
     """
-    def value(m: Mention) -> float:
-        return _weighted(a, m, weak)
-
-    ordered = sorted(mentions, key=lambda m: (-value(m), -m.score, m.key))
+    # each mention's value once (explained() makes sets), by identity: mentions are tuples
+    values = {id(m): _weighted(a, m, weak) for m in mentions}
+    ordered = sorted(mentions, key=lambda m: (-values[id(m)], -m.score, m.key))
     best = ordered[0]
     out = [best]
     for m in ordered[1:]:
         same_words = m.positions & best.positions
-        if (same_words and value(best) - value(m) <= AMBIGUITY_MARGIN) or \
+        if (same_words and values[id(best)] - values[id(m)] <= AMBIGUITY_MARGIN) or \
                 (not same_words and m.score >= best.score - 0.2 and
                  not any(m.positions & o.positions for o in out)):
             out.append(m)

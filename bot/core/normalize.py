@@ -83,7 +83,9 @@ def normalize(text: str) -> str:
     Never raises; any str (empty, huge, control characters) gives a str.
     """
     if text.isascii():  # fast path, same result: every ASCII non-alphanumeric is P, S, Z or C
-        text = _APOSTROPHE.sub("", _ELISION.sub("", _POSSESSIVE.sub("", text.lower())))
+        text = text.lower()
+        if "'" in text or "`" in text:  # the three patterns need an ASCII apostrophe or `
+            text = _APOSTROPHE.sub("", _ELISION.sub("", _POSSESSIVE.sub("", text)))
         return " ".join(_NOT_ASCII_WORD.sub(" ", text).split())
     text = simplified(unicodedata.normalize("NFKC", _FORMAT.sub("", text)).casefold())
     text = _POSSESSIVE.sub("", text)

@@ -71,8 +71,10 @@ class QuestionWords:
             for kind, term in self.first.get(unit, ()):
                 if tuple(units[i:i + len(term)]) == term:
                     out.setdefault(kind, set()).update(range(i, i + len(term)))
-        han = "".join(u if is_han(u[0]) else "\0" for u in units)
-        if not han.isascii():  # Chinese question words only in Chinese
+        # Chinese question words only in Chinese (a Latin message skips the joining)
+        han = "" if "".join(units).isascii() else \
+            "".join(u if is_han(u[0]) else "\0" for u in units)
+        if not han.isascii():
             for kind, written in self.han:
                 start = han.find(written)
                 if start != -1:
@@ -121,9 +123,9 @@ class QuestionWords:
         body = text.strip()[:-1]
         if _SENTENCE_END.search(body) or any(c in body for c in _COMMA) or " و" in body:
             return True
-        if any(c in body for c in self.han_conjunctions):
+        if not body.isascii() and any(c in body for c in self.han_conjunctions):
             return True
-        return any(w in self.conjunctions for w in normalize(body).split())
+        return not self.conjunctions.isdisjoint(normalize(body).split())
 
     def _clauses(self, sentence: str) -> list[str]:
         tokens = list(_WORD.finditer(sentence))
