@@ -574,16 +574,18 @@ class Assistant:
         people = [*people, *(m for m in a.held if m.kind == "person" and m.score >= 1.0)]
         if not people:
             return None
-        covered = frozenset().union(*(m.positions for m in [*a.mentions, *a.cues.values()]))
         # words that spell a known person's whole name exactly ("guo jingjun" beside
         # Guo Mingjun, among thousands of similar names) are that person, not a stranger
         named = [m.positions for m in a.mentions
                  if m.kind == "person" and not m.description and m.score >= 1.0]
+        covered: frozenset[int] | None = None   # words entries and cues explain, when needed
         for m in people:
             if m.description or m.heard:
                 continue
             person = self._entry(Person, m.key)
-            if m.score < 1.0 and not any(m.positions <= words for words in named) and \
+            # (a name of one word is no Chinese name of two: its words are not needed)
+            if m.score < 1.0 and len(m.positions) > 1 and \
+                    not any(m.positions <= words for words in named) and \
                     _other_chinese_name([a.units[i] for i in sorted(m.positions)],
                                         self._units_of(person.name)):
                 lo, hi = min(m.positions), max(m.positions)
@@ -591,14 +593,15 @@ class Assistant:
                     u.capitalize() for u in a.units[lo:hi + 1]), lang)
             # a one-word alias ("Brini"), or one word of a longer name found alone
             # ("jinbao" of Li Jinbao in "wang jinbao"); the person's words are worked out
-            # only then (most mentions are whole names, and of 10,000 people most are met
-            # once)
+            # only when a neighbouring word could be another name part (most mentions are
+            # whole names, and of 10,000 people most are met once)
             if not (m.score < 1.0 and len(m.positions) == 1) and \
                     len(self._units_of(m.alias)) != 1:
                 continue
-            name, own = self._units_of(person.name), self._words_of(person)
-            if len(name) < 2:
-                continue
+            if covered is None:
+                covered = frozenset().union(*(x.positions
+                                              for x in [*a.mentions, *a.cues.values()]))
+            own: frozenset[str] | None = None
             at = min(m.positions)
             for i in (at + 1, at - 1, at + 2, at - 2):
                 if not 0 <= i < len(a.units) or i in covered:
@@ -608,9 +611,14 @@ class Assistant:
                     between = a.units[(i + at) // 2]
                     if len(between) > 3 or not between.isalpha():
                         continue
-                if word.isascii() and word.isalpha() and len(word) > 1 and \
-                        word not in own and word not in self._words and \
-                        not _typo_of(word, own) and \
+                if not (word.isascii() and word.isalpha() and len(word) > 1) or \
+                        word in self._words:
+                    continue
+                if own is None:
+                    if len(self._units_of(person.name)) < 2:
+                        break
+                    own = self._words_of(person)
+                if word not in own and not _typo_of(word, own) and \
                         _name_like(word, person.name, abs(i - at)):
                     lo, hi = min(i, at), max(i, at)
                     return self._not_known(a, people, " ".join(
