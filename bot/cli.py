@@ -539,7 +539,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     secret = [s.get_secret_value() for s in (settings.telegram_bot_token,
                                                settings.webhook_secret, settings.wechat_token,
-                                               settings.wechat_encoding_aes_key)
+                                               settings.wechat_encoding_aes_key,
+                                               settings.wechat_app_secret,
+                                               settings.web_cookie_secret)
               if s is not None]
     if "@" in (settings.database_url or ""):  # a password: SQLAlchemy reads the URL
         from bot.storage.db import database_secrets

@@ -115,6 +115,9 @@ class Settings(BaseSettings):
             separated by ";", e.g. "60/minute;600/hour").
         web_rate_limit_conversation: messages one web conversation may send
             (WEB_RATE_LIMIT_CONVERSATION, default "20/minute").
+        web_cookie_secret: the key that signs the web chat's conversation cookies
+            (WEB_COOKIE_SECRET; any long random string, the same for every instance; unset:
+            a random key per process, so conversations end with a restart).
         wechat_replay_window_seconds: how far (s) a WeChat request's signed timestamp may
             be from this server's clock, either way, and how long its nonce is remembered
             (WECHAT_REPLAY_WINDOW_SECONDS, default 300, 30 to 3600).
@@ -151,6 +154,7 @@ class Settings(BaseSettings):
     web_trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     web_rate_limit_ip: str = "60/minute"
     web_rate_limit_conversation: str = "20/minute"
+    web_cookie_secret: SecretStr | None = None
     wechat_replay_window_seconds: int = Field(default=300, ge=30, le=3600)
 
     @field_validator("telegram_api_base_url")

@@ -82,6 +82,10 @@ async def test_debug_and_critical_lines_carry_no_user_text_or_id(fake, assistant
      ["Zanzibar"]),
     ("user wrote to %s from %s", ("k.b@example.org", "+212612345678"),
      ["example.org", "612345678"]),
+    # a database error's text shows the statement's parameters, a WeChat openid among them
+    ("could not record: %s", (RuntimeError("[parameters: ('wechat', "
+                                           "'oWx3s5Qm8Y2jK9dLpR4tVbN7cZ1e')]"),),
+     ["oWx3s5Qm8Y2jK9dLpR4tVbN7cZ1e"]),
 ])
 def test_the_formatter_withholds_user_data_of_any_shape(msg, args, hidden):
     record = logging.LogRecord("telegram.ext", logging.CRITICAL, __file__, 1, msg, args, None)

@@ -278,6 +278,34 @@ def test_conversation_ids_are_random_and_foreign_ids_are_replaced(assistant):
     assert forged.post("/api/start", json={}).cookies[COOKIE] != "admin"
 
 
+def test_a_planted_conversation_id_is_not_adopted(assistant):
+    # another subdomain of the site can set the cookie: a chosen, well-shaped id must not
+    # become the victim's conversation, or the planter could read its transcript back
+    app = make_app(assistant)
+    planted = "0" * 32
+    victim = TestClient(app, cookies={COOKIE: planted})
+    response = victim.post("/api/messages", json={"text": "I am pregnant, my name is Samira"})
+    issued = response.cookies[COOKIE]
+    assert not issued.startswith(planted)
+    attacker = TestClient(app, cookies={COOKIE: planted})
+    assert attacker.get("/api/conversation").json()["messages"] == []
+    # the issued, signed cookie is the victim's conversation
+    assert TestClient(app, cookies={COOKIE: issued}).get(
+        "/api/conversation").json()["messages"]
+
+
+def test_instances_with_one_cookie_secret_read_each_others_cookies(assistant):
+    first = TestClient(create_app(AssistantService(assistant), cookie_secret="s3cret-key"))
+    first.post("/api/start", json={})
+    issued = first.cookies[COOKIE]
+    second = create_app(AssistantService(assistant), cookie_secret="s3cret-key")
+    other = create_app(AssistantService(assistant), cookie_secret="another-key")
+    assert TestClient(second, cookies={COOKIE: issued}).post(
+        "/api/start", json={}).cookies[COOKIE] == issued
+    assert TestClient(other, cookies={COOKIE: issued}).post(
+        "/api/start", json={}).cookies[COOKIE] != issued
+
+
 def test_too_long_messages_and_bodies_are_refused_with_413(client):
     assert client.post("/api/messages", json={"text": "a" * MAX_TEXT}).status_code == 200
     too_long = client.post("/api/messages", json={"text": "a" * (MAX_TEXT + 1)})

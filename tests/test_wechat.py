@@ -577,3 +577,10 @@ async def test_a_retry_during_the_first_answer_waits_for_it(assistant):
         first, retry = await asyncio.gather(post(c, body), post(c, body))
     assert first.content == retry.content and "Cai Bin" in reply_fields(first)["Content"]
     assert slow.calls == 1
+
+
+async def test_a_field_with_child_elements_is_400(client):
+    body = text_xml("x").replace("<Content><![CDATA[x]]></Content>",
+                                 "<Content><b>who</b><i>is</i></Content>")
+    response = await post(client, body)
+    assert response.status_code == 400

@@ -87,6 +87,19 @@ async def test_a_copied_query_with_another_body_is_refused(counting):
     assert counting.calls == 1  # the forged message never reached the assistant
 
 
+async def test_a_handshake_query_cannot_carry_a_message(counting):
+    # a leaked handshake URL: its signed query is spent on the handshake (plain mode signs no
+    # body); the same handshake again is still answered
+    query = signed_at(int(time.time()), "5150", echostr="777")
+    async with serving(create_app(counting, PLAIN)) as client:
+        first = await client.get(PATH, params=query)
+        again = await client.get(PATH, params=query)
+        forged = await post(client, text_xml("/stats", msg_id="77"),
+                            **{k: v for k, v in query.items() if k != "echostr"})
+    assert first.text == "777" and again.text == "777"
+    assert forged.status_code == 403 and counting.calls == 0
+
+
 async def test_the_same_message_again_is_a_retry_answered_once(counting):
     query = signed_at(int(time.time()), "55555")
     body = text_xml("Who is Cai Bin?", msg_id="31")

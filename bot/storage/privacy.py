@@ -18,8 +18,10 @@ MIN_DIGITS = 5  # a run of 5 or more digits is masked: phones, ids, postcodes; n
 
 # One pass over the raw text (before normalisation turns "@" and "." into spaces).
 # \d is Unicode: Arabic-Indic ٠-٩, Persian ۰-۹ and full-width ０-９ digits count too.
+# An address starts where a run of its characters starts, and that run is taken whole
+# (possessive): a 20,000-letter word is one linear scan, not one per starting letter.
 _PERSONAL = re.compile(
-    r"(?P<email>[\w.%+-]+\s*(?:@|＠)\s*[\w-]+(?:\s*[.。]\s*[\w-]+)+)"
+    r"(?P<email>(?<![\w.%+-])[\w.%+-]++\s*(?:@|＠)\s*[\w-]+(?:\s*[.。]\s*[\w-]+)+)"
     r"|(?P<handle>(?<![\w@＠])[@＠]\w{2,})"
     # digits, possibly split by spaces, dots, dashes, slashes or brackets, as phone
     # numbers are written ("+212 (0)6-12 34", "138 0013 8000"); a leading + too

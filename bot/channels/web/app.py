@@ -34,7 +34,10 @@ language, lengths and timing, never the user's text, the conversation id or the 
 """
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import hmac
 import logging
 import re
 import secrets
@@ -101,6 +104,39 @@ class Refused(Exception):
                             status_code=self.status, headers=self.headers)
 
 
+class CookieSigner:
+    """Conversation ids in the cookie, signed: only ids this deployment issued are read.
+
+    A cookie's value is ``ID.MAC`` (MAC: HMAC-SHA256 of the id under ``key``, URL-safe
+    base64, 43 characters). A planted cookie (another subdomain of the site can set one)
+    fails the check and the visitor gets a fresh id, so nobody can choose a victim's
+    conversation id and read its transcript back.
+
+    Args:
+        key: the signing key, bytes (WEB_COOKIE_SECRET; instances that share conversations
+            need the same key).
+    """
+
+    def __init__(self, key: bytes):
+        self._key = key
+
+    def _mac(self, conversation: str) -> str:
+        digest = hmac.new(self._key, conversation.encode("ascii"), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+    def sign(self, conversation: str) -> str:
+        """The cookie value for ``conversation`` (an id of ID_SHAPE)."""
+        return f"{conversation}.{self._mac(conversation)}"
+
+    def read(self, value: str) -> str | None:
+        """The conversation id a cookie value carries, or None (absent, malformed, or not
+        signed with this key)."""
+        conversation, _, mac = value.partition(".")
+        if not ID_SHAPE.match(conversation) or len(mac) != 43:
+            return None
+        return conversation if hmac.compare_digest(mac, self._mac(conversation)) else None
+
+
 class WebChat:
     """The web chat's state and request handlers.
 
@@ -109,13 +145,16 @@ class WebChat:
             context, logs the questions, serves the current knowledge version.
         limits: per-address and per-conversation rate limits.
         transcripts: what each conversation shows; default an empty :class:`Transcripts`.
+        signer: signs and checks the conversation cookie; default a random key (ids then
+            last as long as the process).
     """
 
     def __init__(self, service: AssistantService, limits: RateLimits,
-                 transcripts: Transcripts | None = None):
+                 transcripts: Transcripts | None = None, signer: CookieSigner | None = None):
         self.service = service
         self.limits = limits
         self.transcripts = transcripts or Transcripts()
+        self.signer = signer or CookieSigner(secrets.token_bytes(32))
 
     def knowledge(self) -> Knowledge:
         """The knowledge version serving now (its emergency numbers become links)."""
@@ -143,7 +182,7 @@ class WebChat:
 
     async def conversation(self, request: Request) -> Response:
         """GET /api/conversation: ``{"lang": str | null, "messages": [entries]}``."""
-        conversation = _conversation_id(request)
+        conversation = self._conversation_id(request)
         if conversation is None:
             return JSONResponse({"lang": None, "messages": []})
         return JSONResponse({"lang": await self._language_of(conversation),
@@ -172,7 +211,7 @@ class WebChat:
         """Read the JSON body, apply the rate limits, run ``step(conversation, body)`` and
         answer its result as JSON, with the conversation cookie (set or refreshed)."""
         started = time.perf_counter()
-        known = _conversation_id(request)
+        known = self._conversation_id(request)
         try:
             body = await _read_json(request)
             conversation = known or secrets.token_urlsafe(24)
@@ -191,10 +230,15 @@ class WebChat:
                      len(reply["text"]), len(reply["choices"]),
                      (time.perf_counter() - started) * 1000)
         response = JSONResponse(result)
-        response.set_cookie(COOKIE, conversation, max_age=COOKIE_AGE, path="/",
-                            secure=request.url.scheme == "https", httponly=True,
+        response.set_cookie(COOKIE, self.signer.sign(conversation), max_age=COOKIE_AGE,
+                            path="/", secure=request.url.scheme == "https", httponly=True,
                             samesite="lax")
         return response
+
+    def _conversation_id(self, request: Request) -> str | None:
+        """The conversation id of the request's cookie, or None (absent or not one of
+        ours: see :class:`CookieSigner`)."""
+        return self.signer.read(request.cookies.get(COOKIE, ""))
 
     async def _start(self, conversation: str, body: dict[str, Any]) -> dict[str, Any]:
         lang = await self._language_of(conversation) or _language(body, required=False)
@@ -260,7 +304,8 @@ class WebChat:
 
 def create_app(service: AssistantService, *, allowed_origins: list[str] | None = None,
                trusted_proxies: list[str] | None = None, limits: RateLimits | None = None,
-               transcripts: Transcripts | None = None, watch: bool = False) -> Starlette:
+               transcripts: Transcripts | None = None, watch: bool = False,
+               cookie_secret: str | None = None) -> Starlette:
     """Return the web chat's ASGI app (its :class:`WebChat` is ``app.state.chat``). While
     it runs, SIGHUP reloads the knowledge, and with ``watch`` so does any change in its
     folder (the outcome is logged).
@@ -271,9 +316,14 @@ def create_app(service: AssistantService, *, allowed_origins: list[str] | None =
         trusted_proxies: proxy addresses/networks (or "*") whose X-Forwarded-For and
             X-Forwarded-Proto are believed; none by default.
         limits: rate limits; default 60/minute per address, 20/minute per conversation.
+        cookie_secret: the key that signs conversation cookies (WEB_COOKIE_SECRET); default
+            a random one per process (conversations then end with the process).
     """
     origins = list(allowed_origins or [])
-    chat = WebChat(service, limits or RateLimits("60/minute", "20/minute"), transcripts)
+    signer = CookieSigner(cookie_secret.encode("utf-8") if cookie_secret
+                          else secrets.token_bytes(32))
+    chat = WebChat(service, limits or RateLimits("60/minute", "20/minute"), transcripts,
+                   signer)
     routes = [
         Route("/", chat.page, methods=["GET"]),
         Route("/widget.js", chat.widget, methods=["GET"]),
@@ -313,7 +363,9 @@ def app_from_settings(settings: Settings, service: AssistantService) -> Starlett
                       trusted_proxies=settings.web_trusted_proxies,
                       limits=RateLimits(settings.web_rate_limit_ip,
                                         settings.web_rate_limit_conversation),
-                      watch=settings.watch_knowledge)
+                      watch=settings.watch_knowledge,
+                      cookie_secret=(settings.web_cookie_secret.get_secret_value()
+                                     if settings.web_cookie_secret else None))
 
 
 async def _log_reload(result: ReloadResult, report: str) -> None:
@@ -371,12 +423,6 @@ def run(settings: Settings, service: AssistantService) -> None:
 
 
 # -- helpers ------------------------------------------------------------------------------
-def _conversation_id(request: Request) -> str | None:
-    """The conversation id of the request's cookie, or None (absent or not one of ours)."""
-    value = request.cookies.get(COOKIE, "")
-    return value if ID_SHAPE.match(value) else None
-
-
 def _command_name(text: str) -> str | None:
     """The command a message starts with ("/Subscribe@Bot now" -> "subscribe"), or None."""
     words = text.strip().split(maxsplit=1)

@@ -212,6 +212,12 @@ class WeChatWebhook:
         echostr = query.get("echostr")
         if not echostr:
             return _refuse(request, Refused(400, "echostr missing"))
+        # the handshake's (timestamp, nonce) is spent too: in plain mode the body of a POST
+        # is not signed, so a leaked handshake URL would otherwise carry one forged message
+        nonce = query.get("nonce") or ""
+        if not 0 < len(nonce) <= MAX_NONCE_CHARS or not await asyncio.to_thread(
+                self._first_use, query, "handshake:" + echostr[:MAX_NONCE_CHARS]):
+            return _refuse(request, Refused(403, "nonce already used by another message"))
         log.info("WeChat URL handshake answered")
         return PlainTextResponse(echostr)
 
@@ -246,6 +252,9 @@ class WeChatWebhook:
             except Exception as exc:  # noqa: BLE001 - whatever xmltodict/wechatpy dislike
                 return _refuse(request, Refused(400, f"unreadable message "
                                                      f"({type(exc).__name__})"))
+            # every field of a message is text: <Content><b>x</b></Content> is malformed
+            if any(isinstance(v, (dict, list)) for v in getattr(message, "_data", {}).values()):
+                return _refuse(request, Refused(400, "unreadable message (nested element)"))
             reply_xml = await self._answer_once(key, message, started)
         if reply_xml == NO_REPLY:
             return PlainTextResponse(NO_REPLY)
