@@ -1,8 +1,10 @@
 """Secrets never reach the log, whatever a library puts in a message or an exception."""
 from __future__ import annotations
 
+import io
 import logging
 
+from bot import logs
 from bot.logs import SafeFormatter
 
 TOKEN = "123456:SECRETsecretSECRETsecret"
@@ -31,3 +33,27 @@ def test_tracebacks_are_one_line_unless_debug():
     assert short.splitlines()[-1] == "  ConnectionError: All connection attempts failed"
     assert "Traceback" not in short
     assert "Traceback" in SafeFormatter([], full_tracebacks=True).format(rec)
+
+
+def test_a_flood_of_one_kind_of_line_is_cut_and_counted():
+    now = [0.0]
+    burst = logs.BurstFilter(burst=3, period=10.0, clock=lambda: now[0])
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(burst)
+    log = logging.getLogger("flood-test")
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        for _ in range(100):
+            log.warning("web message refused with %d: %s", 413, "too_large")
+        log.warning("another kind of line")
+        log.error("an error always passes")
+        now[0] = 11.0
+        log.warning("web message refused with %d: %s", 413, "too_large")
+    finally:
+        log.removeHandler(handler)
+    lines = stream.getvalue().splitlines()
+    assert lines.count("web message refused with 413: too_large") == 3
+    assert "another kind of line" in lines and "an error always passes" in lines
+    assert lines[-1] == "web message refused with 413: too_large (97 similar line(s) left out)"
