@@ -48,6 +48,12 @@ NAME, CUE, DESCRIPTION = 0, 1, 2   # kinds of alias record
 MAX_NEAR = 6               # did-you-mean candidates kept per message
 SHORT_ALIAS = 3            # a one-word alias this short ("Fan", "Li") needs a short message
 LOOKUP_CACHE = 50_000     # distinct message tokens remembered
+# shares are compared rounded to 6 decimals (ROUNDING): a raw share this far inside a
+# threshold is on the same side rounded, so analyse() skips rounding it
+ROUNDING = 6
+_MARGIN = 2e-6
+_PREFILTER_RAW, _PREFILTER_SURE = DESCRIPTION_PREFILTER - _MARGIN, DESCRIPTION_PREFILTER + _MARGIN
+_NEAR_RAW, _MENTION_RAW = NEAR_MIN + _MARGIN, MENTION_MIN - _MARGIN
 
 
 class AliasRecord(NamedTuple):
@@ -428,7 +434,7 @@ class MatchIndex:
                 old = best.get(vocab)
                 if old is None or sim > old[0]:
                     best[vocab] = (sim, positions)
-        if not all(u.isascii() for u in units):
+        if not "".join(units).isascii():
             for i, unit in enumerate(units):
                 # a one-character cue inside a run of characters ("讲" in "医生讲的"):
                 # bigrams alone would never find it
@@ -454,13 +460,24 @@ class MatchIndex:
         records, inverse, kinds = self.records, self._inverse_total, self._kind
         add_near = near.append
         for idx, total in acc.items():
-            score = round(total * inverse[idx], 6)  # 0.9999999999 is a full match too
-            if score < DESCRIPTION_PREFILTER:
+            raw = total * inverse[idx]
+            if raw < _PREFILTER_RAW:  # rounding could not lift it to the prefilter
                 continue
             if idx >= self.heard_start and self.heard.faint(records[idx], best, content):
                 continue
             kind = kinds[idx]
-            if kind == NAME and NEAR_MIN <= score < MENTION_MIN:  # most candidates
+            if kind == NAME and _NEAR_RAW <= raw < _MENTION_RAW:
+                # most candidates (80 a message at 10,000 doctors): near whatever the
+                # rounding; _near_mentions rounds only the few it may keep
+                add_near((raw, idx))
+                continue
+            if kind == DESCRIPTION and raw >= _PREFILTER_SURE:
+                descriptions.append(records[idx])  # its score is not used: no rounding
+                continue
+            score = round(raw, ROUNDING)  # 0.9999999999 is a full match too
+            if score < DESCRIPTION_PREFILTER:
+                continue
+            if kind == NAME and NEAR_MIN <= score < MENTION_MIN:
                 add_near((score, idx))
             elif kind == DESCRIPTION:
                 descriptions.append(records[idx])
@@ -485,7 +502,7 @@ class MatchIndex:
         if asked <= named:
             descriptions = []  # names already explain every word: no role or title needed
         for rec in descriptions:
-            if sum(1 for t in rec.tokens if t in best) < 2:
+            if len(best.keys() & rec.tokens) < 2:  # its tokens are distinct
                 continue
             words = self._positions(rec, best) & asked
             if len(words) < 2 or not asked:
@@ -613,12 +630,27 @@ class MatchIndex:
                        ) -> list[Mention]:
         """The best partial matches, one per entry, for "did you mean"."""
         out: dict[str, Mention] = {}
-        for score, idx in sorted(near, reverse=True)[:MAX_NEAR * 3]:  # = heapq.nlargest
+        for score, idx in _best_rounded(near, MAX_NEAR * 3):
             rec = self.records[idx]
             if rec.key not in found and rec.key not in out and len(out) < MAX_NEAR:
                 out[rec.key] = Mention(rec.key, rec.text, round(score, 4),
                                        self._positions(rec, best))
         return list(out.values())
+
+
+def _best_rounded(near: list[tuple[float, int]], n: int) -> list[tuple[float, int]]:
+    """The ``n`` best (share, record) pairs, best first, with each share rounded to
+    ROUNDING decimals: ``sorted(rounded pairs, reverse=True)[:n]``, rounding only the pairs
+    within _MARGIN of the n-th best raw share (rounding keeps order, so no other pair can
+    rank among the n; a share already rounded stays as it is)."""
+    ranked = sorted(near, reverse=True)  # one sort in C (heapq.nlargest is slower here)
+    if len(ranked) > n:
+        floor = ranked[n - 1][0] - _MARGIN
+        end = n
+        while end < len(ranked) and ranked[end][0] >= floor:
+            end += 1
+        ranked = ranked[:end]
+    return sorted(((round(s, ROUNDING), i) for s, i in ranked), reverse=True)[:n]
 
 
 def _sound_alike(units: list[str]) -> list[tuple[str, ...]]:
