@@ -632,9 +632,11 @@ class MatchIndex:
         out: dict[str, Mention] = {}
         for score, idx in _best_rounded(near, MAX_NEAR * 3):
             rec = self.records[idx]
-            if rec.key not in found and rec.key not in out and len(out) < MAX_NEAR:
+            if rec.key not in found and rec.key not in out:
                 out[rec.key] = Mention(rec.key, rec.text, round(score, 4),
                                        self._positions(rec, best))
+                if len(out) == MAX_NEAR:
+                    break
         return list(out.values())
 
 
