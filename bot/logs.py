@@ -46,7 +46,8 @@ _EMAIL = re.compile(r"(?<![\w.%+-])[\w.%+-]++@[\w-]+(?:\.[\w-]+)+")
 # show it: ('wechat', 'oWx3s5Qm8Y2jK9dLpR4tVbN7cZ1e')
 _OPENID = re.compile(r"(?<![\w-])o[\w-]{27}(?![\w-])")
 _HANDLE = re.compile(r"(?<![\w@])@\w{2,}")
-_DIGITS = re.compile(r"(?<![A-Za-z0-9])\+?\d{5,}(?![A-Za-z0-9])")
+# (not after ":": "0.0.0.0:47387" is the port a server listens on, not a person)
+_DIGITS = re.compile(r"(?<![A-Za-z0-9:])\+?\d{5,}(?![A-Za-z0-9])")
 _PLAIN = (str, int, float, bool, type(None), BaseException, Enum, datetime, date, timedelta,
           os.PathLike)
 

@@ -57,3 +57,8 @@ def test_a_flood_of_one_kind_of_line_is_cut_and_counted():
     assert lines.count("web message refused with 413: too_large") == 3
     assert "another kind of line" in lines and "an error always passes" in lines
     assert lines[-1] == "web message refused with 413: too_large (97 similar line(s) left out)"
+
+
+def test_a_listening_port_is_shown_and_a_phone_number_is_not():
+    assert logs.redact_user_data("web chat on 0.0.0.0:47387") == "web chat on 0.0.0.0:47387"
+    assert "0612345678" not in logs.redact_user_data("call me on 0612345678")

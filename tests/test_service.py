@@ -105,7 +105,7 @@ def test_context_expires_after_thirty_minutes_of_silence(service, clock):
 
 def test_a_message_naming_a_language_chooses_it(service):
     confirm, answer = talk(service, "français", "who is cai bin")
-    assert confirm.intent == "command" and confirm.text == "Je répondrai en Français."
+    assert confirm.intent == "command" and confirm.text == "Je répondrai en français."
     assert "Sujet de l'intervention" in answer.text
     auto, english = talk(service, "/language auto", "who is cai bin")
     assert "Talk subject" in english.text

@@ -208,7 +208,7 @@ async def test_forumbot_run_start_up_failures_are_one_line_without_the_token(fak
 async def test_language_choice_wins_over_detection(fake, polling):
     fake.user_sends("/language fr")
     [confirm] = await fake.wait_for_sent(1)
-    assert text_of(confirm) == "Je répondrai en Français."
+    assert text_of(confirm) == "Je répondrai en français."
     fake.user_sends("who is cai bin")
     sent = await fake.wait_for_sent(2)
     assert "Sujet de l'intervention" in text_of(sent[1])
@@ -256,7 +256,7 @@ async def test_a_button_answer_keeps_the_conversation_language(fake, polling):
 
 async def test_a_restart_keeps_the_language(fake, assistant, tmp_path):
     settings = settings_for(fake, database_url=f"sqlite:///{tmp_path}/bot.sqlite3")
-    for run, (text, expected) in enumerate([("/language fr", "Je répondrai en Français."),
+    for run, (text, expected) in enumerate([("/language fr", "Je répondrai en français."),
                                             ("who is cai bin", "Sujet de l'intervention")], 1):
         async with polling_bot(settings, assistant) as app:
             try:

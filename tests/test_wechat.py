@@ -535,7 +535,7 @@ async def test_three_turn_conversations_with_follow_ups_in_four_languages(client
 
 async def test_language_preference_by_command_or_by_name(client):
     confirm = reply_fields(await post(client, text_xml("/language fr", "7101")))
-    assert confirm["Content"] == "Je répondrai en Français."
+    assert confirm["Content"] == "Je répondrai en français."
     answer = reply_fields(await post(client, text_xml("who is cai bin", "7102")))
     assert "Sujet de l'intervention" in answer["Content"]
     confirm = reply_fields(await post(client, text_xml("中文", "7103")))

@@ -50,6 +50,8 @@ ERROR_REPORT_INTERVAL = timedelta(minutes=10)  # at most one error report to adm
 RELOAD_ANSWER_WAIT = 4.0                   # s an admin's /reload waits for its report
 LANGUAGE_PREFIX = "lang:"                  # choice ids of the /language menu
 LANGUAGE_NAMES = {"en": "English", "fr": "Français", "ar": "العربية", "zh": "中文"}
+# inside a sentence French writes a language's name in lower case ("en français")
+IN_A_SENTENCE = {**LANGUAGE_NAMES, "fr": "français"}
 AUTO = "auto"
 USER_COMMANDS = ("language", "subscribe", "unsubscribe", "forget")
 ADMIN_COMMANDS = ("reload", "version", "unanswered", "stats")
@@ -315,7 +317,7 @@ class AssistantService:
         self._save(replace(state, language=lang))
         shown = lang or state.reply_lang or "en"
         with language(shown):
-            text = render.language_set(LANGUAGE_NAMES.get(code))
+            text = render.language_set(IN_A_SENTENCE.get(code))
         return Reply(intent="command", text=text, lang=shown)
 
     def _language_menu(self, state: ConversationState) -> Reply:
