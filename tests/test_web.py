@@ -423,3 +423,9 @@ def test_bad_web_settings_stop_start_up_with_one_line(tmp_path, monkeypatch, cap
     assert main(["web"]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and name in lines[0] and value not in lines[0], lines
+
+
+def test_no_redirect_echoes_the_host_header(client):
+    for path in ("/api/messages/", "/static"):
+        response = client.post(path, headers={"host": "evil.example"}, follow_redirects=False)
+        assert "location" not in response.headers and response.status_code in (404, 405)

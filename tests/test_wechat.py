@@ -141,6 +141,13 @@ async def test_handshake_returns_echostr_for_a_good_signature(client):
     assert response.headers["content-type"].startswith("text/plain")
 
 
+async def test_answers_are_never_sniffed_and_no_redirect_echoes_the_host(client):
+    handshake = await client.get(PATH, params=signed(echostr="<b>hi</b>"))
+    assert handshake.headers["x-content-type-options"] == "nosniff"
+    slash = await client.post(PATH + "/", headers={"host": "evil.example"})
+    assert slash.status_code == 404 and "location" not in slash.headers
+
+
 async def test_handshake_with_a_bad_or_missing_signature_is_403(client):
     query = signed(echostr="4567890123")
     query["signature"] = "0" * 40

@@ -103,6 +103,8 @@ def create_app(application: Application, path: str, secret: str) -> Starlette:
     ``app.state.webhook``."""
     hook = TelegramWebhook(application, secret)
     app = Starlette(routes=[Route("/" + path.lstrip("/"), hook.receive, methods=["POST"])])
+    # no redirect to a trailing slash: its Location would echo the request's Host header
+    app.router.redirect_slashes = False
     app.state.webhook = hook
     return app
 

@@ -352,6 +352,8 @@ def create_app(service: AssistantService, *, allowed_origins: list[str] | None =
             await reloaders.stop()
 
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    # no redirect to a trailing slash: its Location would echo the request's Host header
+    app.router.redirect_slashes = False
     app.state.chat = chat
     return app
 

@@ -48,16 +48,19 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, MutableMapping
 from dataclasses import dataclass
+from typing import Any
 from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring as defused_fromstring
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
@@ -444,9 +447,34 @@ def create_app(service: AssistantService | Assistant, creds: Credentials, *,
             await reloaders.stop()
 
     app = Starlette(routes=[Route(PATH, hook.verify, methods=["GET"]),
-                            Route(PATH, hook.receive, methods=["POST"])], lifespan=lifespan)
+                            Route(PATH, hook.receive, methods=["POST"])],
+                    middleware=[Middleware(NoSniff)], lifespan=lifespan)
+    # no redirect to a trailing slash: its Location would echo the request's Host header
+    app.router.redirect_slashes = False
     app.state.webhook = hook
     return app
+
+
+class NoSniff:
+    """ASGI middleware: ``X-Content-Type-Options: nosniff`` on every response (the
+    handshake's echostr goes back as text/plain and must never be read as HTML)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on; add the header to the response's start."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_nosniff(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []),
+                                      (b"x-content-type-options", b"nosniff")]
+            await send(message)
+
+        await self.app(scope, receive, send_nosniff)
 
 
 async def _log_reload(result: ReloadResult, report: str) -> None:
