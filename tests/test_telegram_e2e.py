@@ -312,3 +312,16 @@ async def test_a_failing_handler_is_reported_to_the_admins_at_most_once(fake, as
         await asyncio.sleep(0.5)
         assert len(fake.sent) == 1 and notice["chat"]["id"] == 4242
         assert "RuntimeError" in notice["text"] and "user text" not in notice["text"]
+
+
+async def test_an_update_whose_text_is_not_a_string_is_dropped_and_the_bot_goes_on(fake,
+                                                                                  assistant):
+    # only the secret-holding sender can forge this; the bot must still not break on it
+    async with polling_bot(settings_for(fake, admin_user_ids=[4242]), assistant):
+        fake.enqueue({"message": {"message_id": 7, "date": 1700000000, "text": ["who", "is"],
+                                  "chat": {"id": 1001, "type": "private"},
+                                  "from": {"id": 1001, "is_bot": False, "first_name": "A"}}})
+        fake.user_sends("who is cai bin")
+        [reply] = await fake.wait_for_sent(1)
+        await asyncio.sleep(0.5)
+    assert "Cai Bin" in text_of(reply) and len(fake.sent) == 1   # no error notice either

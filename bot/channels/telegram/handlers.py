@@ -156,8 +156,8 @@ async def on_command(update: Update, context: Context) -> None:
     /doctor ..., /emergency, /about, /language), including a deep-link payload such as
     "/start doctors"."""
     message = update.effective_message
-    if message is None or not message.text:
-        return
+    if message is None or not isinstance(message.text, str) or not message.text:
+        return   # no text, or a forged update whose text is not a string
     reply = await answer(update, context, message.text)
     if reply is None:
         return
@@ -175,8 +175,8 @@ async def on_command(update: Update, context: Context) -> None:
 async def on_text(update: Update, context: Context) -> None:
     """Free text: always in private chats; in groups only when addressed to the bot."""
     message = update.effective_message
-    if message is None or not message.text:
-        return
+    if message is None or not isinstance(message.text, str) or not message.text:
+        return   # no text, or a forged update whose text is not a string
     text = message.text
     if message.chat.type != ChatType.PRIVATE:
         if not addressed_to_me(message, context.bot):
@@ -313,6 +313,6 @@ def _update_kind(update: object) -> str:
     if update.inline_query is not None:
         return "inline query"
     message = update.effective_message
-    if message is not None and message.text and message.text.startswith("/"):
+    if message is not None and isinstance(message.text, str) and message.text.startswith("/"):
         return "command"
     return "message"
