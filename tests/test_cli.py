@@ -63,6 +63,8 @@ def test_chat_reads_questions_and_numbered_choices(forumbot):
     assert "Hello! I am Summit Assistant" in out
     assert "[2] Anesthesiology" in out
     assert "Li Jinbao: Anesthesiology." in out  # choice 2 answered
+    # piped questions are echoed, so the transcript reads as a conversation
+    assert "you> find a doctor\n" in out and out.index("you> 2\n") < out.index("Li Jinbao: An")
 
 
 def test_check_passes_on_the_bundled_knowledge(forumbot):

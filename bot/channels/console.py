@@ -113,6 +113,8 @@ def chat(service: AssistantService, explain: bool = False, stdin: TextIO | None 
             line = line.rstrip("\r\n")
         if line.strip().lower() in QUIT:
             return 0
+        if not interactive:   # piped questions: the transcript shows each one
+            stdout.write("you> " + line + "\n")
         reply = service.handle(CHANNEL, CONVERSATION, Message(line, user_id=OPERATOR))
         stdout.write("bot> " + format_reply(reply, explain) + "\n")
         stdout.flush()
