@@ -132,7 +132,7 @@ class SafeFormatter(logging.Formatter):
 
 
 class BurstFilter(logging.Filter):
-    """Let through at most ``burst`` lines of one kind (logger and message template) per
+    """Let through at most ``burst`` lines of one kind (logger and message as written) per
     ``period`` seconds, INFO and WARNING only: an outsider's 4,000 refused requests a second
     would otherwise write tens of GB of log a day. The first line after a quiet spell says
     how many of its kind were left out. Errors always pass.
@@ -155,7 +155,10 @@ class BurstFilter(logging.Filter):
         """True to log ``record`` (its message may get the count of lines left out)."""
         if record.levelno >= logging.ERROR:
             return True
-        kind = (record.name, str(record.msg))
+        try:   # the line as written: refusals for different reasons are different kinds
+            kind = (record.name, record.getMessage())
+        except Exception:  # noqa: BLE001 - a bad format is the formatter's to report
+            kind = (record.name, str(record.msg))
         now = self.clock()
         with self._lock:
             if len(self._seen) > 1000:   # many kinds: forget the old windows
@@ -165,8 +168,8 @@ class BurstFilter(logging.Filter):
             if window is None or now - window[0] >= self.period:
                 dropped = int(window[2]) if window else 0
                 self._seen[kind] = [now, 1, 0]
-                if dropped:
-                    record.msg = f"{record.msg} ({dropped} similar line(s) left out)"
+                if dropped:   # grouped by thousands: a long digit run would be masked
+                    record.msg = f"{record.msg} ({dropped:,} similar line(s) left out)"
                 return True
             if window[1] < self.burst:
                 window[1] += 1

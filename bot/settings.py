@@ -116,8 +116,8 @@ class Settings(BaseSettings):
         web_rate_limit_conversation: messages one web conversation may send
             (WEB_RATE_LIMIT_CONVERSATION, default "20/minute").
         web_cookie_secret: the key that signs the web chat's conversation cookies
-            (WEB_COOKIE_SECRET; any long random string, the same for every instance; unset:
-            a random key per process, so conversations end with a restart).
+            (WEB_COOKIE_SECRET; a random string of 32 characters or more, the same for every
+            instance; unset: a random key per process, so conversations end with a restart).
         wechat_replay_window_seconds: how far (s) a WeChat request's signed timestamp may
             be from this server's clock, either way, and how long its nonce is remembered
             (WECHAT_REPLAY_WINDOW_SECONDS, default 300, 30 to 3600).
@@ -206,6 +206,14 @@ class Settings(BaseSettings):
                 raise ValueError("expected IP addresses or networks (10.0.0.0/8) or *, "
                                  "separated by commas") from None
         return list(value)
+
+    @field_validator("web_cookie_secret")
+    @classmethod
+    def _long_cookie_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # a short key can be guessed, and every cookie forged with it
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (a long random string)")
+        return value
 
     @field_validator("web_rate_limit_ip", "web_rate_limit_conversation")
     @classmethod

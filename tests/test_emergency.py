@@ -155,3 +155,10 @@ def test_the_checker_names_an_unknown_group_with_a_suggestion(knowledge_copy):
     messages = [p.message for p in problems if p.severity == "error"]
     assert any("`seizur` is not the name of a group" in m and "`seizure`" in m
                for m in messages), messages
+
+
+@pytest.mark.parametrize("padding", ["hello " * 200, "a" * 986 + " ", "我怀孕了，" * 400])
+def test_a_red_flag_at_the_end_of_a_long_message_still_gets_the_emergency_reply(ask, padding):
+    # the search reads the first 1,000 characters; triage reads the whole account
+    reply = ask(padding + "I am pregnant and bleeding heavily with a severe headache")
+    assert reply.intent == "emergency" and "141" in reply.text[:300]

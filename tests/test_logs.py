@@ -48,6 +48,7 @@ def test_a_flood_of_one_kind_of_line_is_cut_and_counted():
         for _ in range(100):
             log.warning("web message refused with %d: %s", 413, "too_large")
         log.warning("another kind of line")
+        log.warning("web message refused with %d: %s", 403, "nonce reused")   # other reason
         log.error("an error always passes")
         now[0] = 11.0
         log.warning("web message refused with %d: %s", 413, "too_large")
@@ -56,6 +57,7 @@ def test_a_flood_of_one_kind_of_line_is_cut_and_counted():
     lines = stream.getvalue().splitlines()
     assert lines.count("web message refused with 413: too_large") == 3
     assert "another kind of line" in lines and "an error always passes" in lines
+    assert "web message refused with 403: nonce reused" in lines
     assert lines[-1] == "web message refused with 413: too_large (97 similar line(s) left out)"
 
 

@@ -206,11 +206,17 @@ def test_web_questions_are_counted_in_the_question_log(assistant, tmp_path):
 def test_forget_deletes_the_language_and_the_shown_conversation(client):
     client.post("/api/language", json={"lang": "fr"})
     say(client, "who is cai bin")
+    before = client.cookies[COOKIE]
     gone = say(client, "/forget")
     assert gone["intent"] == "command"
     after = client.get("/api/conversation").json()
     assert after["lang"] is None
     assert [e["reply"]["text"] for e in after["messages"]] == [gone["text"]]
+    # a fresh id: whoever held the old one reads nothing written afterwards
+    assert client.cookies[COOKIE] != before
+    say(client, "who is li jinbao")
+    old = TestClient(client.app, cookies={COOKIE: before}).get("/api/conversation").json()
+    assert old["messages"] == []
 
 
 def test_a_language_chosen_by_message_switches_the_page_too(client):
@@ -295,11 +301,11 @@ def test_a_planted_conversation_id_is_not_adopted(assistant):
 
 
 def test_instances_with_one_cookie_secret_read_each_others_cookies(assistant):
-    first = TestClient(create_app(AssistantService(assistant), cookie_secret="s3cret-key"))
+    first = TestClient(create_app(AssistantService(assistant), cookie_secret="s3cret-key-of-at-least-32-characters"))
     first.post("/api/start", json={})
     issued = first.cookies[COOKIE]
-    second = create_app(AssistantService(assistant), cookie_secret="s3cret-key")
-    other = create_app(AssistantService(assistant), cookie_secret="another-key")
+    second = create_app(AssistantService(assistant), cookie_secret="s3cret-key-of-at-least-32-characters")
+    other = create_app(AssistantService(assistant), cookie_secret="another-key-of-at-least-32-characters")
     assert TestClient(second, cookies={COOKIE: issued}).post(
         "/api/start", json={}).cookies[COOKIE] == issued
     assert TestClient(other, cookies={COOKIE: issued}).post(
@@ -429,3 +435,24 @@ def test_no_redirect_echoes_the_host_header(client):
     for path in ("/api/messages/", "/static"):
         response = client.post(path, headers={"host": "evil.example"}, follow_redirects=False)
         assert "location" not in response.headers and response.status_code in (404, 405)
+
+
+def test_two_conversation_cookies_are_both_ignored(assistant):
+    # a second cookie set for a parent domain by someone else must not pin the visitor
+    app = make_app(assistant)
+    attacker = TestClient(app).post("/api/start", json={}).cookies[COOKIE]
+    victim = TestClient(app).post("/api/start", json={}).cookies[COOKIE]
+    both = TestClient(app).post("/api/messages", json={"text": "my name is Samira"},
+                                headers={"cookie": f"{COOKIE}={victim}; {COOKIE}={attacker}"})
+    issued = both.cookies[COOKIE]
+    assert issued not in (victim, attacker)
+    shown = TestClient(app, cookies={COOKIE: attacker}).get("/api/conversation").json()
+    assert "Samira" not in str(shown["messages"])
+
+
+def test_a_short_cookie_secret_stops_start_up_with_one_line(forumbot_here, monkeypatch):
+    monkeypatch.setenv("WEB_COOKIE_SECRET", "short12345")
+    proc = forumbot_here("web")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "WEB_COOKIE_SECRET" in proc.stderr
+    assert "short12345" not in proc.stderr

@@ -72,6 +72,7 @@ _E = TypeVar("_E", bound=NamedEntry)  # an entry model (Fact, Person, Topic, ...
 _I = TypeVar("_I", bound=_HasId)  # talks or doctors covering topics
 
 MAX_MESSAGE_CHARS = 1000   # longer messages are read up to here (a chat question is short)
+MAX_TRIAGE_CHARS = 10_000  # ... but a red flag is looked for this far (channels cap below)
 ANSWER_MIN = 0.55          # below this confidence the bot asks instead of answering
 CONFIDENT = 0.9            # a health question answered this surely is about the programme
 AMBIGUITY_MARGIN = 0.05    # two entries closer than this on the same words: ask which
@@ -127,7 +128,9 @@ class Assistant:
         """Answer one message.
 
         Args:
-            message: the user's text (any str; read up to MAX_MESSAGE_CHARS characters).
+            message: the user's text (any str; searched up to MAX_MESSAGE_CHARS characters,
+                triaged for urgent symptoms up to MAX_TRIAGE_CHARS: a frightened user's long
+                account may name the danger sign last).
         Returns:
             a :class:`Reply`; never raises: a fault of the engine itself is logged and the
             user gets the fallback, so one bad message never takes a channel down.
@@ -140,8 +143,14 @@ class Assistant:
             lang = context.lang  # "2", "?": nothing to tell a language by; keep the last one
         else:
             lang = self.language.detect(text)
+        longer = message.text[:MAX_TRIAGE_CHARS] if len(message.text) > MAX_MESSAGE_CHARS else ""
         with language(lang):
             try:
+                if longer and not text.lstrip().startswith("/"):
+                    urgent = self.detector.triage(
+                        self.index.units(HTML_TAG.sub(" ", longer))).urgent
+                    if urgent:
+                        return self._emergency(lang, urgent)
                 return self._reply_to(text, lang, context)
             except Exception:  # noqa: BLE001 - the safety net of every channel
                 log.exception("reply failed (message of %d characters)", len(message.text))

@@ -76,6 +76,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "web"                  # the channel's name in service calls and the question log
 COOKIE = "summit_chat"           # the conversation id's cookie
+ROTATE = "_new_conversation"     # a step's result asks for a fresh conversation id
 COOKIE_AGE = 30 * 24 * 3600      # seconds the browser keeps it
 MAX_TEXT = 2000                  # longest message, characters (longer: 413)
 MAX_BODY = 32 * 1024             # longest request body, bytes (2,000 escaped characters fit)
@@ -220,6 +221,9 @@ class WebChat:
                 raise Refused(429, "rate_limited", f"too many messages; retry in {wait} s",
                               {"Retry-After": str(wait)})
             result = await step(conversation, body)
+            if result.pop(ROTATE, False):   # after /forget, a fresh conversation id
+                conversation = secrets.token_urlsafe(24)
+                self.transcripts.add(conversation, {"role": "bot", "reply": result["reply"]})
         except Refused as exc:
             log.warning("web %s refused with %d: %s", route, exc.status, exc.code)
             return exc.response()
@@ -236,8 +240,13 @@ class WebChat:
         return response
 
     def _conversation_id(self, request: Request) -> str | None:
-        """The conversation id of the request's cookie, or None (absent or not one of
-        ours: see :class:`CookieSigner`)."""
+        """The conversation id of the request's cookie, or None (absent, not one of ours:
+        see :class:`CookieSigner`, or sent more than once: a second one, set for a parent
+        domain by someone else, could pin the visitor to a conversation its setter reads)."""
+        names = [part.split("=", 1)[0].strip()
+                 for header in request.headers.getlist("cookie") for part in header.split(";")]
+        if names.count(COOKIE) != 1:
+            return None
         return self.signer.read(request.cookies.get(COOKIE, ""))
 
     async def _start(self, conversation: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -265,9 +274,9 @@ class WebChat:
         else:
             reply = await self._answer(conversation, Message(text, user_id=conversation))
         result: dict[str, Any] = {"reply": reply}
-        if command == "forget":  # nothing stored is shown again either
+        if command == "forget":  # nothing stored is shown again, and the id is new
             self.transcripts.forget(conversation)
-            self.transcripts.add(conversation, {"role": "bot", "reply": reply})
+            result[ROTATE] = True
             return result
         self.transcripts.add(conversation, {"role": "user", "text": text},
                              {"role": "bot", "reply": reply})
