@@ -160,3 +160,36 @@ async def test_the_same_msgid_from_another_follower_gets_their_own_answer(counti
     assert "Cai Bin" not in other["Content"] and other["Content"] != first["Content"]
     assert counting.calls == 2
 
+
+
+async def test_a_timestamp_with_a_leading_zero_is_refused(counting):
+    # "0" + timestamp with the nonce's leading "0" moved would sign the same (no separator)
+    now = int(time.time())
+    async with serving(create_app(counting, PLAIN)) as client:
+        first = await post(client, text_xml("Who is Cai Bin?", msg_id="31"),
+                           **signed_at(now, "0123456780"))
+        query = signed_at(now, "0123456780")
+        query.update(timestamp="0" + str(now), nonce="012345678")
+        forged = await post(client, text_xml("/stats", msg_id="32"), **query)
+    assert "Cai Bin" in reply_fields(first)["Content"]
+    assert forged.status_code == 403 and counting.calls == 1
+
+
+class Broken(MemoryNonces):
+    def claim(self, *args, **kwargs):
+        raise RuntimeError("database is locked")
+
+
+async def test_a_nonce_that_cannot_be_stored_is_503_and_nothing_is_answered(counting):
+    async with serving(create_app(counting, PLAIN, nonces=Broken())) as client:
+        response = await post(client, text_xml("Who is Cai Bin?", msg_id="41"),
+                              **signed_at(int(time.time()), "4141"))
+    assert response.status_code == 503 and counting.calls == 0
+
+
+def test_a_reply_is_kept_for_retries_as_long_as_the_replay_window(counting):
+    # an exact copy inside a long window is answered from the cache, never run again
+    # (a replayed /subscribe would undo an /unsubscribe made since)
+    long_window = create_app(counting, PLAIN, replay_window=3600).state.webhook
+    default = create_app(counting, PLAIN).state.webhook
+    assert long_window.retries.ttl == 3600 and default.retries.ttl == 300

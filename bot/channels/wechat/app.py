@@ -170,6 +170,8 @@ def credentials(settings: Settings) -> Credentials:
                               "(WECHAT_ENCODING_AES_KEY) needs the Official Account's AppID")
     return Credentials(token=token, app_id=app_id, aes_key=key or None)
 
+_TIMESTAMP = re.compile(r"^[1-9][0-9]{0,11}$")   # seconds, no sign, no leading zero
+
 
 class WeChatWebhook:
     """The webhook's state and its two request handlers.
@@ -179,7 +181,7 @@ class WeChatWebhook:
             database, conversations in memory).
         creds: token, and AppID and AES key for safe mode.
         retries: message key (:func:`message_key`) -> reply XML; default
-            RETRY_CACHE_SIZE/RETRY_TTL.
+            RETRY_CACHE_SIZE entries for RETRY_TTL or the replay window, the longer.
         replay_window: seconds a signed timestamp may be away from ``clock()``
             (WECHAT_REPLAY_WINDOW_SECONDS); also how long nonces are remembered.
         nonces: where (timestamp, nonce) claims live; default the service's database,
@@ -202,8 +204,11 @@ class WeChatWebhook:
                                    else MemoryNonces())
         self.crypto = (WeChatCrypto(creds.token, creds.aes_key, creds.app_id)
                        if creds.safe_mode else None)
-        self.retries = retries if retries is not None else RecentCache(RETRY_CACHE_SIZE,
-                                                                       RETRY_TTL)
+        # kept as long as a signed query is good: an exact copy of a message within the
+        # window is answered from here, never run again (a replayed /subscribe would undo an
+        # /unsubscribe made since)
+        self.retries = retries if retries is not None else RecentCache(
+            RETRY_CACHE_SIZE, max(RETRY_TTL, replay_window))
         self._answering: dict[str, asyncio.Future[str]] = {}
 
     # -- HTTP -----------------------------------------------------------------------------
@@ -218,8 +223,12 @@ class WeChatWebhook:
         # the handshake's (timestamp, nonce) is spent too: in plain mode the body of a POST
         # is not signed, so a leaked handshake URL would otherwise carry one forged message
         nonce = query.get("nonce") or ""
-        if not 0 < len(nonce) <= MAX_NONCE_CHARS or not await asyncio.to_thread(
-                self._first_use, query, "handshake:" + echostr[:MAX_NONCE_CHARS]):
+        try:
+            first = 0 < len(nonce) <= MAX_NONCE_CHARS and await asyncio.to_thread(
+                self._first_use, query, "handshake:" + echostr[:MAX_NONCE_CHARS])
+        except Refused as exc:
+            return _refuse(request, exc)
+        if not first:
             return _refuse(request, Refused(403, "nonce already used by another message"))
         log.info("WeChat URL handshake answered")
         return PlainTextResponse(echostr)
@@ -240,7 +249,11 @@ class WeChatWebhook:
         nonce = query.get("nonce") or ""
         if not 0 < len(nonce) <= MAX_NONCE_CHARS:
             return _refuse(request, Refused(403, "nonce missing or too long"))
-        if not await asyncio.to_thread(self._first_use, query, key):
+        try:
+            first = await asyncio.to_thread(self._first_use, query, key)
+        except Refused as exc:
+            return _refuse(request, exc)
+        if not first:
             return _refuse(request, Refused(403, "nonce already used by another message"))
         reply_xml = self.retries.get(key)
         pending = self._answering.get(key)
@@ -274,18 +287,29 @@ class WeChatWebhook:
             check_signature(self.creds.token, query.get("signature") or "", timestamp, nonce)
         except InvalidSignatureException:
             return False
-        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        # the exact decimal form: "0" + a spent timestamp, with the nonce's leading "0"
+        # moved over, would give the same signature (no separator between the parts)
+        if not _TIMESTAMP.match(timestamp):
             return False
         return abs(self.clock() - int(timestamp)) <= self.replay_window
 
     def _first_use(self, query, key: str) -> bool:
         """Claim the query's (timestamp, nonce) for the message ``key``: False when another
         message used them first (a copied query with another body). Runs in a worker
-        thread (the claim may wait on the database)."""
+        thread (the claim may wait on the database).
+
+        Raises:
+            Refused: 503 when the claim cannot be stored (a locked or unreachable
+                database): WeChat retries, and nothing was answered twice.
+        """
         digest = hmac.new(self.creds.token.encode(), key.encode("utf-8"),
                           hashlib.sha256).hexdigest()
-        return self.nonces.claim(int(query["timestamp"]), query["nonce"], digest,
-                                 self.replay_window)
+        try:
+            return self.nonces.claim(int(query["timestamp"]), query["nonce"], digest,
+                                     self.replay_window)
+        except Exception as exc:  # noqa: BLE001 - the database's error, never its text
+            log.warning("WeChat nonce could not be recorded: %s", type(exc).__name__)
+            raise Refused(503, "busy, retry") from None
 
     def _open(self, body: bytes, query) -> tuple[str, dict[str, str]]:
         """Return the message XML and its FIELDS, decrypted first in safe mode.
