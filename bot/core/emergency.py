@@ -76,20 +76,12 @@ class Triage:
     framed: bool = False
 
 
-# "and" + a short negation, written as one word (too short for the stems of _arabic_stems)
-_AND_NOT = frozenset({"وما", "ولا", "ولم", "ولن"})
-
-
 def split_darija_negation(units: Units) -> Units:
     """Return ``units`` with one-word Darija negations split: "ماكتنزفش" -> "ما", "كتنزف";
-    "وما" (and not) -> "ما";
     "makatnzefch" -> "ما", "katnzef" (Latin form: seven letters or more, so "match" stays;
     the negation is written in Arabic script, so French "ma" (my) is never read as one)."""
     out: Units = []
     for unit in units:
-        if unit in _AND_NOT:   # "وما بقاتش": "and" + a negation word, written as one
-            out.append(unit[1:])
-            continue
         if unit[0] not in "mم" or len(unit) < 5:
             out.append(unit)
             continue
@@ -180,6 +172,14 @@ class EmergencyDetector:
             if len(word) >= 5 and not is_han(word[0]):
                 for variant in {word[:i] + word[i + 1:] for i in range(len(word))} | {word}:
                     self.deletes[variant].add(word)
+
+    def _unjoined(self, units: Units) -> Units:
+        """``units`` with "and"/"so" (و, ف) taken off a word when what is left starts a
+        term of the rules and the whole word does not: "وما بقاتش" -> "ما بقاتش", "ولا
+        يتنفس" -> "لا يتنفس" (negations are matched exactly, so the stems of
+        :func:`_arabic_stems` do not reach them)."""
+        return [u[1:] if u[0] in _AR_CONJUNCTION and len(u) >= 3 and u not in self.words
+                and u[1:] in self.starts else u for u in units]
 
     def _matches(self, units: Units) -> Matches:
         """For each unit, the term words it is (exactly, or one typo away when it has five
@@ -294,7 +294,7 @@ class EmergencyDetector:
         Returns:
             a :class:`Triage`; ``urgent`` set means the emergency reply.
         """
-        units = split_darija_negation(units)
+        units = self._unjoined(split_darija_negation(units))
         occ = self._occurrences(units, self._matches(units))
         years = [(i, i + 1) for i, u in enumerate(units) if u[0].isdigit() and _YEAR.match(u)]
         if years:
