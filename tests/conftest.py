@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from dbtest import database_url, db  # noqa: F401 - shared fixtures (SQLite, PostgreSQL)
 from fake_bot_api import FakeBotApi
+from telegram_test import bot, database  # noqa: F401 - the database-backed Telegram bot
 
 from bot.core.engine import Assistant
 from bot.core.types import Message, Reply

@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
+
 from bot.channels.telegram.app import build_application
 from bot.settings import Settings
 
@@ -49,3 +51,22 @@ async def polling_bot(settings: Settings, knowledge: Any, *,
         await app.shutdown()
         if hooks:
             await app.post_shutdown(app)
+
+
+ADMIN = 4242   # the admin of the database-backed bot below
+
+
+@pytest.fixture
+def database(tmp_path) -> str:
+    """A SQLite database URL in the test's folder."""
+    return f"sqlite:///{tmp_path}/bot.sqlite3"
+
+
+@pytest.fixture
+async def bot(fake, assistant, database):
+    """The bot with a database (subscriptions, announcements), ADMIN as its admin and a
+    broadcast rate no test waits for, long-polling the fake Bot API."""
+    settings = settings_for(fake, database_url=database, admin_user_ids=[ADMIN],
+                            broadcast_rate=1000)
+    async with polling_bot(settings, assistant) as app:
+        yield app

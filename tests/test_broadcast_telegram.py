@@ -13,27 +13,12 @@ from pathlib import Path
 import pytest
 from fake_bot_api import FakeBotApi, free_tcp_port
 from telegram import Bot
-from telegram_test import polling_bot, settings_for, text_of
+from telegram_test import ADMIN, text_of
 
 from bot.broadcast import InDoubt, TransientError, create_adhoc
 from bot.channels.telegram.aiohttp_request import AiohttpRequest
 from bot.channels.telegram.subscribe import TelegramSender
 from bot.storage import Subscriptions, create_engine_for, migrate
-
-ADMIN = 4242
-
-
-@pytest.fixture
-def database(tmp_path) -> str:
-    return f"sqlite:///{tmp_path}/broadcast.sqlite3"
-
-
-@pytest.fixture
-async def bot(fake, assistant, database):
-    settings = settings_for(fake, database_url=database, admin_user_ids=[ADMIN],
-                            broadcast_rate=1000)
-    async with polling_bot(settings, assistant) as app:
-        yield app
 
 
 async def sent_to(fake: FakeBotApi, chat: int, count: int) -> list[dict]:

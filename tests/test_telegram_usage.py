@@ -8,7 +8,7 @@ import time
 
 import pytest
 from fake_bot_api import FakeBotApi
-from telegram_test import polling_bot, settings_for, text_of
+from telegram_test import ADMIN, polling_bot, settings_for, text_of
 
 from bot.core.engine import Assistant
 from bot.storage import Subscriptions, create_engine_for
@@ -17,20 +17,6 @@ BOT = "SummitTestBot"
 TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 FORUM = -1001234567
 TOPIC = 77
-ADMIN = 4242
-
-
-@pytest.fixture
-def database(tmp_path) -> str:
-    return f"sqlite:///{tmp_path}/usage.sqlite3"
-
-
-@pytest.fixture
-async def bot(fake, assistant, database):
-    settings = settings_for(fake, database_url=database, admin_user_ids=[ADMIN],
-                            broadcast_rate=1000)
-    async with polling_bot(settings, assistant) as app:
-        yield app
 
 
 def user(user_id: int = 1001, language_code: str = "en") -> dict:

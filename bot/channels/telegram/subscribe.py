@@ -24,8 +24,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.ext import Application
 
-from bot.broadcast import admin as announcements
-from bot.broadcast.delivery import (
+from bot.broadcast import (
     Blocked,
     BroadcastWorker,
     InDoubt,
@@ -35,6 +34,7 @@ from bot.broadcast.delivery import (
     TransientError,
     Unreachable,
 )
+from bot.broadcast import admin as announcements
 from bot.core import render
 from bot.core.engine import split_command
 from bot.i18n import _, language
