@@ -21,7 +21,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import IO, Any
@@ -144,10 +144,10 @@ class BurstFilter(logging.Filter):
     """
 
     def __init__(self, burst: int = 20, period: float = 10.0,
-                 clock: Any = None) -> None:
+                 clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
         self.burst, self.period = burst, period
-        self.clock = clock or time.monotonic
+        self.clock = clock
         self._seen: dict[tuple[str, str], list[float]] = {}   # kind -> [start, count, dropped]
         self._lock = threading.Lock()
 

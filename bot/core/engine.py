@@ -143,21 +143,20 @@ class Assistant:
             lang = context.lang  # "2", "?": nothing to tell a language by; keep the last one
         else:
             lang = self.language.detect(text)
-        longer = message.text[:MAX_TRIAGE_CHARS] if len(message.text) > MAX_MESSAGE_CHARS else ""
+        # a long account is searched by its start but triaged whole: it may name the
+        # danger sign last
+        whole = (HTML_TAG.sub(" ", message.text[:MAX_TRIAGE_CHARS])
+                 if len(message.text) > MAX_MESSAGE_CHARS else "")
         with language(lang):
             try:
-                if longer and not text.lstrip().startswith("/"):
-                    urgent = self.detector.triage(
-                        self.index.units(HTML_TAG.sub(" ", longer))).urgent
-                    if urgent:
-                        return self._emergency(lang, urgent)
-                return self._reply_to(text, lang, context)
+                return self._reply_to(text, lang, context, whole)
             except Exception:  # noqa: BLE001 - the safety net of every channel
                 log.exception("reply failed (message of %d characters)", len(message.text))
                 return self._reply("fallback", render.fallback(doubtful=False), lang,
                                    choices=_list_choices(), confidence=0.0)
 
-    def _reply_to(self, text: str, lang: str, context: Context | None = None) -> Reply:
+    def _reply_to(self, text: str, lang: str, context: Context | None = None,
+                  whole: str = "") -> Reply:
         stripped = text.strip()
         if not stripped:
             return self._reply("help", render.help_text(self.k), lang, choices=_list_choices())
@@ -167,7 +166,8 @@ class Assistant:
         # a name heard from another script is a guess: it never makes an urgent message a
         # programme question
         names = any(m.kind == "person" and not m.heard for m in analysis.mentions)
-        triage = self.detector.triage(analysis.units, names)
+        triage = self.detector.triage(self.index.units(whole) if whole else analysis.units,
+                                      names)
         if triage.urgent:
             return self._emergency(lang, triage.urgent)
         parts = [] if triage.health else self.questions.split(text)
