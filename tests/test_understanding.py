@@ -330,3 +330,10 @@ def test_pinyin_question_words_make_the_reply_chinese(ask):
     reply = ask("shei jiang le chanhou chuxue")
     assert "talk:talk-postpartum-hemorrhage" in reply.ids and reply.lang == "zh"
     assert ask("who is cai bin").lang == "en"   # a name alone is no pinyin sentence
+
+
+@pytest.mark.parametrize("text", ["من هم المتحدثون؟", "شكون هوما المتحدثين"])
+def test_a_pronoun_is_no_name_heard_by_sound(ask, text):
+    # "هم" (they) sounds like the end of Ilham: a pronoun is a function word, not a name
+    reply = ask(text)
+    assert reply.intent == "speaker" and len(reply.ids) > 6
